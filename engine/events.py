@@ -1,0 +1,49 @@
+"""Progress events the engine emits while a request runs, for adapters to show.
+
+The callback may be sync or async; a callback that raises is logged and ignored so
+a broken status message never fails the user's request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Union
+
+from engine.types import ModelCard, Plan, Reply, Task, TaskResult
+
+
+@dataclass(frozen=True)
+class Started:
+    """The request was accepted; emitted before any LLM call."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class PlanReady:
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class TaskStarted:
+    task: Task
+    card: ModelCard | None
+
+
+@dataclass(frozen=True)
+class TaskFinished:
+    result: TaskResult
+
+
+@dataclass(frozen=True)
+class Responding:
+    pass
+
+
+@dataclass(frozen=True)
+class Done:
+    reply: Reply
+
+
+Event = Union[Started, PlanReady, TaskStarted, TaskFinished, Responding, Done]
+EventCallback = Callable[[Event], Union[Awaitable[None], None]]

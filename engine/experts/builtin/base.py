@@ -1,0 +1,42 @@
+"""Offline tools that need no hub download (Tesseract, eSpeak NG, ...).
+
+Each tool declares its card (id, task, description) and checks at definition time
+that the task exists; ``available`` looks for the installed program or package;
+``run`` does the blocking work and is called from a worker thread by the backend.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Mapping, Sequence
+
+from engine.experts.base import Availability, RunContext
+from engine.tasks import TASK_SPECS
+from engine.types import ModelCard, Resource, Task
+
+
+class BuiltinTool(ABC):
+    tool_id: ClassVar[str]  # card id, e.g. "builtin/tesseract-ocr"
+    task: ClassVar[str]
+    description: ClassVar[str]
+    licence: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "task", None) is not None and cls.task not in TASK_SPECS:
+            raise TypeError(f"{cls.__name__}.task={cls.task!r} is not a known task type")
+
+    @property
+    def card(self) -> ModelCard:
+        return ModelCard(
+            id=self.tool_id, task=self.task, backend="builtin",
+            description=self.description, licence=self.licence,
+        )
+
+    @abstractmethod
+    def available(self) -> Availability:
+        """Checked without network: is the program/package/weight file here?"""
+
+    @abstractmethod
+    def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
+        """Blocking; called in a worker thread. Raise ExpertError with a clear reason."""
