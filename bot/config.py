@@ -74,6 +74,9 @@ class HostedExpertSettings(_Strict):
 
 class ExpertSettings(_Strict):
     top_k: int = Field(5, ge=1, le=20, description="candidates per task kept for selection")
+    choose_with_llm: bool | None = Field(
+        None, description="let the LLM choose among several candidates; default: yes for openai, no for local"
+    )
     task_timeout: float = Field(120.0, gt=0)
     catalogue: str | None = Field(None, description="JSONL of model cards; default: the shipped one")
     local: LocalExpertSettings = LocalExpertSettings()

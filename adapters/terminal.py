@@ -1,0 +1,159 @@
+"""The terminal surface: ``hugginggpt-bot chat`` (multi-turn) and ``ask`` (one request).
+
+Chat commands: ``/attach PATH`` adds a file to the next message, ``/forget`` clears
+the context, ``/help``, ``/quit``. Progress (the plan and each task's state) is
+printed as it happens; generated media are saved by the bot under its data folder
+and their paths printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from adapters.base import ConversationKey, IncomingFile, IncomingMessage, TurnHandler
+from engine.errors import InputError
+from engine.events import Done, Event, PlanReady, Responding, TaskFinished, TaskStarted
+from engine.types import Outcome
+
+HELP = """Type a request and press Enter. Commands:
+  /attach PATH   add a file (image, audio, video, text) to your next message
+  /forget        clear this conversation's context
+  /help          show this help
+  /quit          leave (also Ctrl-D)"""
+
+
+def conversation_key(name: str) -> ConversationKey:
+    return ConversationKey(platform="terminal", workspace="local", channel=name)
+
+
+def read_attachment(path: str, max_bytes: int) -> IncomingFile:
+    """Read a file the user named; errors name the file and the limit."""
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise InputError(f"{path}: no such file")
+    if not file.is_file():
+        raise InputError(f"{path}: not a regular file")
+    size = file.stat().st_size
+    if size > max_bytes:
+        raise InputError(f"{path}: {size / 1048576:.1f} MB is over the {max_bytes / 1048576:.0f} MB limit "
+                         "(limits.max_attachment_mb)")
+    try:
+        return IncomingFile(name=file.name, data=file.read_bytes())
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror})") from exc
+
+
+def describe_event(event: Event) -> str | None:
+    if isinstance(event, PlanReady):
+        if not event.plan.tasks:
+            return "plan: no tools needed, answering directly"
+        steps = [f"  #{t.id} {t.task}({', '.join(f'{k}={v!r}' for k, v in t.args.items())})"
+                 + (f" after {', '.join(f'#{d}' for d in t.dep)}" if t.dep else "")
+                 for t in event.plan.tasks]
+        return f"plan ({event.plan.source}):\n" + "\n".join(steps)
+    if isinstance(event, TaskStarted):
+        return f"  ▶ #{event.task.id} {event.task.task} via {event.card.id if event.card else '?'}"
+    if isinstance(event, TaskFinished):
+        r = event.result
+        mark = {"ok": "✓", "failed": "✗", "skipped": "–"}[r.status]
+        tail = f" ({r.error})" if r.error else ""
+        return f"  {mark} #{r.task.id} {r.task.task} {r.status} in {r.seconds:.2f} s{tail}"
+    if isinstance(event, Responding):
+        return "writing the answer…"
+    if isinstance(event, Done):
+        return None
+    return None
+
+
+def format_reply(outcome: Outcome) -> str:
+    lines = [outcome.reply.text]
+    for media in outcome.reply.media:
+        lines.append(f"[{media.kind}] {media.path}")
+    for warning in outcome.reply.warnings:
+        lines.append(f"warning: {warning}")
+    return "\n".join(lines)
+
+
+class TerminalChat:
+    def __init__(self, handler: TurnHandler, key: ConversationKey, max_bytes: int,
+                 out: TextIO = sys.stdout) -> None:
+        self.handler, self.key, self.max_bytes, self.out = handler, key, max_bytes, out
+        self.pending: list[IncomingFile] = []
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    async def _progress(self, event: Event) -> None:
+        line = describe_event(event)
+        if line:
+            self._print(line)
+
+    async def run(self, lines: "asyncio.Queue[str | None] | None" = None) -> None:
+        self._print(f"HuggingGPT chat ({self.key.channel}). /help for commands.")
+        while True:
+            line = await (lines.get() if lines is not None else asyncio.to_thread(_read_line))
+            if line is None:
+                return
+            if not await self.on_line(line.strip()):
+                return
+
+    async def on_line(self, line: str) -> bool:
+        """Handle one input line; False means leave."""
+        if not line:
+            return True
+        if line in ("/quit", "/exit"):
+            return False
+        if line == "/help":
+            self._print(HELP)
+        elif line == "/forget":
+            await self.handler.forget(self.key)
+            self.pending.clear()
+            self._print("Context cleared.")
+        elif line.startswith("/attach"):
+            path = line[len("/attach"):].strip()
+            try:
+                self.pending.append(read_attachment(path, self.max_bytes))
+                self._print(f"attached {Path(path).name} ({len(self.pending)} file(s) for the next message)")
+            except InputError as exc:
+                self._print(f"error: {exc}")
+        elif line.startswith("/"):
+            self._print(f"unknown command {line.split()[0]}; /help lists them")
+        else:
+            message = IncomingMessage(key=self.key, author="you", text=line, files=tuple(self.pending))
+            self.pending = []
+            outcome = await self.handler.handle(message, self._progress)
+            self._print("\n" + format_reply(outcome) + "\n")
+        return True
+
+
+def _read_line() -> str | None:
+    try:
+        return input("you> ")
+    except EOFError:
+        return None
+
+
+async def ask_once(handler: TurnHandler, key: ConversationKey, text: str, attach: Sequence[str],
+                   max_bytes: int, as_json: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """One request through the full pipeline; exit code 0 on a reply, 2 on bad input."""
+    try:
+        files = tuple(read_attachment(p, max_bytes) for p in attach)
+    except InputError as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+
+    async def progress(event: Event) -> None:
+        line = describe_event(event)
+        if line and not as_json:
+            print(line, file=err, flush=True)
+
+    outcome = await handler.handle(IncomingMessage(key=key, author="you", text=text, files=files), progress)
+    if as_json:
+        print(json.dumps(outcome.to_public(), ensure_ascii=False, indent=2), file=out)
+    else:
+        print(format_reply(outcome), file=out)
+    return 0

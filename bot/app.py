@@ -1,0 +1,133 @@
+"""Composition root: build the engine, store and conversation service from settings.
+
+Nothing is built at import time; ``open_runtime`` wires everything for one process
+and ``Runtime.aclose`` releases it. Heavy pieces (the GGUF controller, MiniLM,
+expert models) load lazily on first use, so start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator
+
+from bot.config import Settings
+from bot.conversations import ConversationService
+from bot.store import Store
+from engine.catalogue import Catalogue
+from engine.engine import Engine
+from engine.experts.base import ExpertBackend
+from engine.experts.controller import ControllerBackend
+from engine.llm.base import LLM
+from engine.planner import Planner, PlannerMode
+from engine.responder import Responder
+from engine.scheduler import Scheduler
+from engine.selector import Selector
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    store: Store
+    service: ConversationService
+
+    async def aclose(self) -> None:
+        await self.engine.aclose()
+        await self.store.close()
+
+
+def build_llm(settings: Settings) -> LLM:
+    cfg = settings.llm
+    if cfg.backend == "openai":
+        from engine.llm.openai_backend import OpenAILLM
+
+        return OpenAILLM(
+            base_url=cfg.base_url, model=cfg.model, api_key=os.environ.get(cfg.api_key_env),
+            timeout=cfg.timeout, max_retries=cfg.max_retries, api_key_env=cfg.api_key_env,
+        )
+    from engine.llm.local_backend import LocalLLM
+
+    return LocalLLM(model=cfg.model_path or cfg.model, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads)
+
+
+def build_backends(settings: Settings, llm: LLM) -> dict[str, ExpertBackend]:
+    from engine.experts.builtin.backend import BuiltinBackend
+    from engine.experts.builtin.registry import default_tools
+
+    backends: dict[str, ExpertBackend] = {"builtin": BuiltinBackend(default_tools())}
+    local = settings.experts.local
+    if local.enabled:
+        from engine.experts.local.backend import LocalBackend
+
+        backends["local"] = LocalBackend(
+            device=local.device, memory_budget_mb=local.memory_budget_mb,
+            models_dir=Path(local.models_dir).expanduser() if local.models_dir else None,
+        )
+    hosted = settings.experts.hosted
+    if hosted.enabled and os.environ.get(hosted.token_env):
+        from engine.experts.hosted import HostedBackend
+
+        backends["hosted"] = HostedBackend(
+            token=os.environ[hosted.token_env], token_env=hosted.token_env, provider=hosted.provider,
+            base_url=hosted.base_url, max_wait_loading=hosted.max_wait_loading, max_retries=hosted.max_retries,
+        )
+    backends["llm"] = ControllerBackend(llm.name)
+    return backends
+
+
+def planner_mode(settings: Settings) -> PlannerMode:
+    mode = settings.planner.mode
+    if mode == "auto":
+        return "picker" if settings.llm.backend == "local" else "llm"
+    return mode
+
+
+def build_planner(settings: Settings) -> Planner:
+    from engine.picker.demos import DemoRetriever
+    from engine.picker.picker import TaskPicker
+
+    mode = planner_mode(settings)
+    picker = TaskPicker() if mode in ("picker", "hybrid") else None
+    demos = DemoRetriever().nearest if mode in ("llm", "hybrid") and settings.planner.demos else None
+    return Planner(mode, picker=picker, demos=demos, n_demos=settings.planner.demos,
+                   max_tasks=settings.planner.max_tasks, context_tokens=settings.planner.context_tokens)
+
+
+def build_engine(settings: Settings, llm: LLM | None = None,
+                 backends: dict[str, ExpertBackend] | None = None) -> Engine:
+    llm = llm or build_llm(settings)
+    backends = backends if backends is not None else build_backends(settings, llm)
+    extra = [c for b in backends.values() if b.name == "builtin" for c in b.cards()]
+    catalogue_path = Path(settings.experts.catalogue).expanduser() if settings.experts.catalogue else None
+    catalogue = Catalogue.load(catalogue_path, extra=extra)
+    choose = settings.experts.choose_with_llm
+    if choose is None:
+        choose = settings.llm.backend == "openai"
+    selector = Selector(catalogue, backends, top_k=settings.experts.top_k, choose_with_llm=choose)
+    return Engine(
+        llm=llm, planner=build_planner(settings), selector=selector,
+        scheduler=Scheduler(backends, task_timeout=settings.experts.task_timeout),
+        responder=Responder(context_tokens=settings.planner.context_tokens),
+    )
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, engine: Engine | None = None) -> AsyncIterator[Runtime]:
+    data_dir = settings.data_path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(data_dir / "hugginggpt.sqlite3")
+    engine = engine or build_engine(settings)
+    limits = settings.limits
+    service = ConversationService(
+        engine, store, data_dir,
+        max_attachment_bytes=int(limits.max_attachment_mb * 1024 * 1024),
+        max_attachments=limits.max_attachments, max_request_chars=limits.max_request_chars,
+    )
+    runtime = Runtime(settings, engine, store, service)
+    try:
+        yield runtime
+    finally:
+        await runtime.aclose()

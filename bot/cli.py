@@ -1,0 +1,108 @@
+"""The ``hugginggpt-bot`` command line: chat, ask, discord, slack, models, eval."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from typing import Sequence
+
+from bot.config import Settings, load_settings
+from engine.errors import ConfigError, EngineError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hugginggpt-bot", description="HuggingGPT: an LLM plans, expert models do the work.")
+    p.add_argument("--config", help="YAML config (default: configs/default.yaml)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    chat = sub.add_parser("chat", help="multi-turn chat in the terminal")
+    chat.add_argument("--conversation", default="default", help="conversation name (context persists)")
+
+    ask = sub.add_parser("ask", help="one request through the full pipeline")
+    ask.add_argument("text")
+    ask.add_argument("--attach", action="append", default=[], metavar="PATH", help="a file (repeatable)")
+    ask.add_argument("--conversation", default="ask", help="conversation name (context persists)")
+    ask.add_argument("--json", action="store_true", help="print plan, selections, results, reply as JSON")
+
+    sub.add_parser("discord", help="run the Discord bot (DISCORD_TOKEN)")
+    sub.add_parser("slack", help="run the Slack bot (Socket Mode by default)")
+
+    models = sub.add_parser("models", help="the model catalogue")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    mlist = msub.add_parser("list", help="what can run here and why")
+    mlist.add_argument("--task", help="only this task type")
+    mlist.add_argument("--all", action="store_true", help="also list models that cannot run here")
+    mref = msub.add_parser("refresh", help="rebuild the catalogue from the Hugging Face Hub")
+    mref.add_argument("--task", action="append", help="task type(s) to refresh (default: all)")
+    mref.add_argument("--limit", type=int, default=30, help="models per task")
+    mref.add_argument("--out", help="where to write the JSONL (default: the configured catalogue)")
+
+    ev = sub.add_parser("eval", help="evaluate the planner")
+    esub = ev.add_subparsers(dest="eval_command", required=True)
+    plans = esub.add_parser("plans", help="score plans against TaskBench-style gold JSONL")
+    plans.add_argument("gold")
+    plans.add_argument("--out", help="write predictions (gold format) here")
+    plans.add_argument("--limit", type=int, help="only the first N requests")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(args.config)
+        return asyncio.run(_dispatch(args, settings))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "models":
+        from bot.models_cmd import models_command
+
+        return await models_command(args, settings)
+    if args.command == "eval":
+        from bot.eval_cmd import eval_plans
+
+        return await eval_plans(args, settings)
+
+    from adapters.terminal import TerminalChat, ask_once, conversation_key
+    from bot.app import open_runtime
+
+    max_bytes = int(settings.limits.max_attachment_mb * 1024 * 1024)
+    async with open_runtime(settings) as rt:
+        if args.command == "chat":
+            await TerminalChat(rt.service, conversation_key(args.conversation), max_bytes).run()
+            return 0
+        if args.command == "ask":
+            return await ask_once(rt.service, conversation_key(args.conversation), args.text, args.attach,
+                                  max_bytes, args.json)
+        if args.command == "discord":
+            from adapters.discord import run_discord
+
+            token = os.environ.get(settings.discord.token_env)
+            if not token:
+                raise ConfigError(f"discord: set the bot token in the environment variable {settings.discord.token_env}")
+            await run_discord(settings.discord, rt.service, token)
+            return 0
+        if args.command == "slack":
+            from adapters.slack import run_slack
+
+            await run_slack(settings.slack, rt.service, os.environ)
+            return 0
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

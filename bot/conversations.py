@@ -1,0 +1,90 @@
+"""The conversation service: the TurnHandler every adapter calls.
+
+It keeps each conversation's turns in order (one lock per conversation), loads the
+context from the store, types and saves the user's files, runs the engine, and
+stores the turn with its plan, choices, results and timings. It never raises for
+bad input or model trouble: the user gets a reply and the turn is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+from adapters.base import ConversationKey, IncomingMessage
+from bot.ingest import ingest_files
+from bot.locks import KeyedLocks
+from bot.store import Store
+from engine.engine import Engine
+from engine.events import EventCallback
+from engine.types import Outcome, Reply, Request
+
+log = logging.getLogger(__name__)
+
+
+class ConversationService:
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        data_dir: Path,
+        max_attachment_bytes: int = 25 * 1024 * 1024,
+        max_attachments: int = 10,
+        max_request_chars: int = 8000,
+        history_turns: int = 40,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.artifacts = data_dir / "artifacts"
+        self.max_attachment_bytes = max_attachment_bytes
+        self.max_attachments = max_attachments
+        self.max_request_chars = max_request_chars
+        self.history_turns = history_turns
+        self.locks = KeyedLocks()
+
+    async def handle(self, message: IncomingMessage, on_event: EventCallback | None = None) -> Outcome:
+        async with self.locks.hold(message.key):
+            return await self._turn(message, on_event)
+
+    async def forget(self, key: ConversationKey) -> None:
+        async with self.locks.hold(key):
+            await self.store.forget(await self.store.conversation_id(key))
+
+    async def _turn(self, message: IncomingMessage, on_event: EventCallback | None) -> Outcome:
+        conv = await self.store.conversation_id(message.key)
+        history = await self.store.recent_turns(conv, limit=self.history_turns)
+        conversation_dir = self.artifacts / message.key.slug()
+        turn_dir = conversation_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        ingested = ingest_files(message.files, turn_dir / "in", self.max_attachment_bytes,
+                                self.max_attachments, self.max_request_chars)
+        warnings = [*message.warnings, *ingested.warnings]
+        text = message.text.strip()
+        for name, content in ingested.texts:
+            text += f"\n\n[{name}]\n{content}"
+        if len(text) > self.max_request_chars:
+            warnings.append(f"your message was cut to {self.max_request_chars} characters")
+            text = text[: self.max_request_chars]
+        user_id = await self.store.add_message(conv, "user", text, ingested.resources)
+        if not text and not ingested.resources:
+            outcome = Outcome(reply=Reply(text="Send me a request in words, with files if you like."))
+        else:
+            request = Request(text=text or "(files only)", artifact_dir=turn_dir / "out",
+                              attachments=tuple(ingested.resources), history=tuple(history),
+                              allowed_roots=(conversation_dir,))
+            outcome = await self._run_engine(request, on_event)
+        if warnings:
+            outcome = replace(outcome, reply=replace(outcome.reply, warnings=(*outcome.reply.warnings, *warnings)))
+        await self.store.add_message(conv, "assistant", outcome.reply.text, outcome.reply.media)
+        await self.store.record_request(conv, user_id, text, outcome)
+        return outcome
+
+    async def _run_engine(self, request: Request, on_event: EventCallback | None) -> Outcome:
+        try:
+            return await self.engine.run(request, on_event)
+        except Exception as exc:  # a bug must not lose the turn: store it and tell the user
+            log.exception("engine crashed on a request")
+            return Outcome(reply=Reply(text=f"Sorry, something went wrong on my side ({type(exc).__name__})."),
+                           error=f"{type(exc).__name__}: {exc}")

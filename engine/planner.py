@@ -1,0 +1,122 @@
+"""Stage 1: turn a request into a validated plan.
+
+Modes:
+- ``llm``: the LLM plans with retrieved few-shot demos and constrained JSON; a bad
+  answer is retried once with the parser's error shown to the LLM; a second
+  failure falls back to a direct answer (an empty plan).
+- ``picker``: the embedding task picker plans alone (no LLM call). This is the
+  measured best choice for tiny offline controllers.
+- ``hybrid``: the picker proposes; the LLM writes the plan with its decoding
+  narrowed to the picker's task types; the picker's plan stands if the LLM's fails.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Callable, Literal, Protocol, Sequence
+
+from engine.errors import LLMBadOutput, PlanError
+from engine.llm.base import LLM, ChatMessage
+from engine.plan_parser import parse_plan, plan_json_schema
+from engine.prompts import PLAN_RETRY, PLAN_SYSTEM, describe_files, history_text, task_catalogue
+from engine.tasks import TASK_SPECS
+from engine.types import Plan, Request, Resource
+
+log = logging.getLogger(__name__)
+
+PlannerMode = Literal["llm", "picker", "hybrid"]
+DemoSource = Callable[[str, int], Sequence[tuple[str, str]]]  # (request, k) -> [(request, plan json)]
+
+
+class Picker(Protocol):
+    def propose(self, text: str, attachments: Sequence[Resource] = ()) -> Plan | None: ...
+
+
+def request_files(request: Request) -> list[Resource]:
+    """The files a plan may use, most relevant first: this message's, then earlier ones, newest first."""
+    files = list(request.attachments)
+    for turn in reversed(request.history):
+        files.extend(r for r in turn.resources if r.path is not None)
+    return files
+
+
+class Planner:
+    def __init__(
+        self,
+        mode: PlannerMode,
+        picker: Picker | None = None,
+        demos: DemoSource | None = None,
+        n_demos: int = 4,
+        max_tasks: int = 8,
+        context_tokens: int = 1500,
+    ) -> None:
+        if mode in ("picker", "hybrid") and picker is None:
+            raise ValueError(f"planner mode {mode} needs a picker")
+        self.mode = mode
+        self.picker = picker
+        self.demos = demos
+        self.n_demos = n_demos
+        self.max_tasks = max_tasks
+        self.context_tokens = context_tokens
+        self._system = PLAN_SYSTEM.format(tasks=task_catalogue())
+
+    async def plan(self, request: Request, llm: LLM) -> Plan:
+        files = request_files(request)
+        if self.mode == "llm":
+            return await self._plan_with_llm(request, files, llm, list(TASK_SPECS))
+        assert self.picker is not None
+        proposal = self.picker.propose(request.text, files)
+        if proposal is None:
+            return Plan((), source="picker")
+        proposal = self._validated(proposal)
+        if self.mode == "picker" or not proposal.tasks:
+            return proposal
+        names = sorted({t.task for t in proposal.tasks})
+        hybrid = await self._plan_with_llm(request, files, llm, names, fallback=proposal)
+        return hybrid
+
+    def _validated(self, proposal: Plan) -> Plan:
+        plan = parse_plan(json.dumps(proposal.to_public()), max_tasks=self.max_tasks)
+        return Plan(plan.tasks, source=proposal.source)
+
+    def _messages(self, request: Request, files: Sequence[Resource]) -> list[ChatMessage]:
+        messages = [ChatMessage("system", self._system)]
+        if self.demos is not None and self.n_demos:
+            for demo_request, demo_plan in self.demos(request.text, self.n_demos):
+                messages.append(ChatMessage("user", demo_request))
+                messages.append(ChatMessage("assistant", demo_plan))
+        for role, text in history_text(request.history, self.context_tokens):
+            # earlier turns are context, not instructions to re-plan: the planner sees them as chat
+            messages.append(ChatMessage(role, text))
+        messages.append(ChatMessage("user", request.text + describe_files(request.attachments)))
+        return messages
+
+    async def _plan_with_llm(
+        self,
+        request: Request,
+        files: Sequence[Resource],
+        llm: LLM,
+        task_names: list[str],
+        fallback: Plan | None = None,
+    ) -> Plan:
+        messages = self._messages(request, files)
+        schema = plan_json_schema(task_names, self.max_tasks)
+        max_tokens = 90 * self.max_tasks
+        raw = await llm.complete(messages, json_schema=schema, max_tokens=max_tokens)
+        try:
+            plan = parse_plan(raw, max_tasks=self.max_tasks)
+        except PlanError as first:
+            log.info("plan rejected, retrying with the error: %s", first)
+            messages += [ChatMessage("assistant", raw[:4000]), ChatMessage("user", PLAN_RETRY.format(error=first))]
+            try:
+                raw = await llm.complete(messages, json_schema=schema, max_tokens=max_tokens)
+                plan = parse_plan(raw, max_tasks=self.max_tasks)
+            except (PlanError, LLMBadOutput) as second:
+                if fallback is not None:
+                    return fallback
+                log.info("plan failed twice, answering directly: %s", second)
+                return Plan((), source="fallback")
+        if fallback is not None and not plan.tasks:
+            return fallback
+        return Plan(plan.tasks, source="llm" if fallback is None else "picker+llm")

@@ -1,0 +1,65 @@
+"""Prompt text for the planning, choosing and answering stages.
+
+Kept apart from the stage logic so wording can change without touching control
+flow, and so the benchmark and tests can see exactly what the LLM is told.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from engine.tasks import TASK_SPECS
+from engine.types import Resource, Turn
+
+PLAN_SYSTEM = """You are the planner of HuggingGPT. Turn the user's request into a JSON list of tasks for expert models:
+[{{"task": TASK, "id": N, "dep": [IDS], "args": {{ARG: VALUE}}}}]
+Rules:
+- "task" is one of the task types below; use the fewest tasks that do what the user asked.
+- "id" counts from 0. "dep" lists the ids whose output this task needs, or [-1] when none.
+- An argument that is another task's output is written "<GENERATED>-ID" (for example "<GENERATED>-0").
+- Argument values: a file name from the user's files for image/audio/video, the exact text for text.
+- If the request needs no expert (greetings, general questions), answer with [].
+Task types (arguments -> outputs):
+{tasks}"""
+
+PLAN_RETRY = ("That answer is not a valid plan: {error}\n"
+              "Answer again with only the JSON list of tasks, nothing else.")
+
+RESPOND_SYSTEM = ("You are HuggingGPT, an assistant that solved the user's request with expert models. "
+                  "Answer the user directly from the results below: say what was found or made, quote "
+                  "key text results, name generated files by file name, mention a failed step and why "
+                  "in one sentence. Never invent results. Be brief.")
+
+CHAT_SYSTEM = ("You are HuggingGPT, a helpful assistant in a chat. You can also read images and audio "
+               "and make speech or pictures with expert models when asked. Answer briefly and plainly.")
+
+
+def task_catalogue() -> str:
+    lines = []
+    for spec in TASK_SPECS.values():
+        args = ", ".join(f"{a.name}: {a.kind}{'' if a.required else ' (optional)'}" for a in spec.inputs)
+        lines.append(f"- {spec.name} ({args}) -> {'/'.join(spec.outputs)}: {spec.description}")
+    return "\n".join(lines)
+
+
+def describe_files(files: Sequence[Resource]) -> str:
+    if not files:
+        return ""
+    named = ", ".join(f"{f.name or (f.path.name if f.path else '?')} ({f.kind})" for f in files)
+    return f"\nFiles available: {named}"
+
+
+def history_text(turns: Sequence[Turn], budget_tokens: int) -> list[tuple[str, str]]:
+    """Recent turns as (role, text), newest kept within an approximate token budget
+    (4 characters a token), with each turn's files named so later requests can refer to them."""
+    kept: list[tuple[str, str]] = []
+    used = 0
+    for turn in reversed(turns):
+        text = turn.text + describe_files(turn.resources)
+        cost = len(text) // 4 + 4
+        if used + cost > budget_tokens:
+            break
+        kept.append((turn.role, text))
+        used += cost
+    kept.reverse()
+    return kept

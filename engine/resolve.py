@@ -1,0 +1,90 @@
+"""Turn a task's planned arguments into typed input resources.
+
+Planned values are ``<GENERATED>-N`` references, names of the user's files
+("e1.jpg"), paths, or literal text. A reference resolves to the producing task's
+output of the kind the argument wants (a detection task's image for an image
+argument, its summary for a text argument). A path must lie inside the request's
+own folders: a plan that names ``/etc/passwd`` is refused, never read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from engine.errors import InputError
+from engine.tasks import TASK_SPECS
+from engine.types import GENERATED_PREFIX, Resource, ResourceKind, Task, TaskResult
+
+_URL_PREFIXES = ("http://", "https://", "ftp://", "file://")
+
+
+def _is_inside(path: Path, roots: Sequence[Path]) -> bool:
+    try:
+        real = path.resolve()
+    except OSError:
+        return False
+    return any(real.is_relative_to(root.resolve()) for root in roots)
+
+
+def find_file(value: str, kind: ResourceKind, files: Sequence[Resource], roots: Sequence[Path]) -> Resource:
+    """The user's file that ``value`` names. ``files`` is ordered most relevant first."""
+    wanted = value.strip().strip("'\"")
+    if wanted.lower().startswith(_URL_PREFIXES):
+        raise InputError(f"'{wanted}' is a link; send the file itself as an attachment instead")
+    base = Path(wanted).name
+    for res in files:
+        names = {res.name, res.path.name if res.path else None, str(res.path) if res.path else None}
+        if wanted in names or base in names:
+            if res.kind != kind:
+                raise InputError(f"'{wanted}' is {res.kind}, but this step needs {kind}")
+            return res
+    candidate = Path(wanted)
+    if candidate.is_absolute() or "/" in wanted:
+        if not _is_inside(candidate, roots):
+            raise InputError(f"'{wanted}' is not one of the files of this conversation; it was refused")
+        if not candidate.is_file():
+            raise InputError(f"'{wanted}' does not exist")
+        return Resource(kind=kind, path=candidate.resolve(), name=candidate.name)
+    # The planner wrote a placeholder ("image.jpg", "the image"): take the newest file of that kind.
+    same_kind = [r for r in files if r.kind == kind]
+    if same_kind:
+        return same_kind[0]
+    raise InputError(f"this step needs {'an' if kind in ('image', 'audio') else 'a'} {kind}, "
+                     f"but '{wanted}' is not among your files: attach it")
+
+
+def pick_output(result: TaskResult, kind: ResourceKind) -> Resource:
+    """The output of ``result`` that fits an argument of ``kind``."""
+    for out in result.outputs:
+        if out.kind == kind:
+            return out
+    if kind == "text" and result.outputs:
+        # e.g. a json-only output feeding a text argument: describe it
+        return Resource(kind="text", text=result.outputs[0].describe())
+    raise InputError(f"task {result.task.id} ({result.task.task}) produced no {kind}")
+
+
+def resolve_inputs(
+    task: Task,
+    done: Mapping[int, TaskResult],
+    files: Sequence[Resource],
+    roots: Sequence[Path],
+) -> dict[str, Resource]:
+    """Inputs of ``task`` keyed by argument name, each of the kind its spec wants."""
+    spec = TASK_SPECS[task.task]
+    inputs: dict[str, Resource] = {}
+    for arg in spec.inputs:
+        value = task.args.get(arg.name)
+        if value is None or value == "":
+            if arg.required:
+                raise InputError(f"{task.task} needs a {arg.name} argument")
+            continue
+        if value.startswith(GENERATED_PREFIX):
+            ref = int(value[len(GENERATED_PREFIX):])
+            inputs[arg.name] = pick_output(done[ref], arg.kind)
+        elif arg.kind == "text":
+            inputs[arg.name] = Resource(kind="text", text=value)
+        else:
+            inputs[arg.name] = find_file(value, arg.kind, files, roots)
+    return inputs

@@ -1,0 +1,103 @@
+"""Stage 4: write the answer from the structured results.
+
+The LLM writes the reply from the tasks, chosen models with reasons, and outputs.
+Small controllers sometimes drop or garble the actual results, so when the reply
+does not quote a text result it gets a short digest of them appended; if the LLM
+fails outright the digest alone is the reply. The user always sees what was found.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Sequence
+
+from engine.errors import LLMError
+from engine.llm.base import LLM, ChatMessage
+from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM, describe_files, history_text
+from engine.types import MEDIA_KINDS, Request, Resource, Selection, TaskResult
+
+log = logging.getLogger(__name__)
+
+
+def result_lines(results: Sequence[TaskResult]) -> list[str]:
+    lines = []
+    for r in results:
+        model = f" ({r.card.id})" if r.card else ""
+        if r.status == "ok":
+            shown = "; ".join(_short(o) for o in r.outputs if o.kind != "json") or "done"
+            lines.append(f"- {r.task.task}{model}: {shown}")
+        else:
+            lines.append(f"- {r.task.task}{model}: {r.status}: {r.error}")
+    return lines
+
+
+def _short(resource: Resource) -> str:
+    if resource.kind == "text":
+        text = (resource.text or "").strip()
+        return f"\"{text[:400]}{'…' if len(text) > 400 else ''}\""
+    return f"{resource.kind} {resource.path.name if resource.path else ''}".strip()
+
+
+def reply_media(results: Sequence[TaskResult]) -> tuple[Resource, ...]:
+    """Media files the tasks generated, in task order, for the reply to carry."""
+    return tuple(o for r in results if r.status == "ok" for o in r.outputs if o.kind in MEDIA_KINDS)
+
+
+class Responder:
+    def __init__(self, context_tokens: int = 1500) -> None:
+        self.context_tokens = context_tokens
+
+    async def respond(
+        self, request: Request, results: Sequence[TaskResult], selections: Sequence[Selection], llm: LLM
+    ) -> str:
+        digest = "\n".join(result_lines(results))
+        payload = {
+            "request": request.text,
+            "results": [
+                {"task": r.task.task, "id": r.task.id, "args": dict(r.task.args),
+                 "model": r.card.id if r.card else None, "why_this_model": r.reason,
+                 "status": r.status, "error": r.error,
+                 "outputs": [o.describe() for o in r.outputs]}
+                for r in results
+            ],
+        }
+        messages = [ChatMessage("system", RESPOND_SYSTEM),
+                    ChatMessage("user", json.dumps(payload, ensure_ascii=False, default=str))]
+        try:
+            text = (await llm.complete(messages, max_tokens=400, temperature=0.2)).strip()
+        except LLMError as exc:
+            log.info("responder fell back to the digest: %s", exc)
+            return "Here is what I did:\n" + digest
+        if not text:
+            return "Here is what I did:\n" + digest
+        if not _quotes_results(text, results):
+            text += "\n\nResults:\n" + digest
+        return text
+
+    async def chat(self, request: Request, llm: LLM) -> str:
+        """A direct answer when no expert is needed."""
+        messages = [ChatMessage("system", CHAT_SYSTEM)]
+        for role, text in history_text(request.history, self.context_tokens):
+            messages.append(ChatMessage(role, text))
+        messages.append(ChatMessage("user", request.text + describe_files(request.attachments)))
+        return (await llm.complete(messages, max_tokens=400, temperature=0.3)).strip()
+
+
+def _quotes_results(text: str, results: Sequence[TaskResult]) -> bool:
+    """True when every ok task's text output (its first words) appears in ``text``,
+    and every failed task is mentioned by its task type."""
+    lowered = text.lower()
+    for r in results:
+        if r.status != "ok":
+            if r.task.task.lower() not in lowered and "fail" not in lowered and "could not" not in lowered:
+                return False
+            continue
+        for out in r.outputs:
+            if out.kind == "text" and out.text and out.text.strip():
+                probe = " ".join(out.text.split()[:4]).lower()
+                if probe and probe not in " ".join(lowered.split()):
+                    return False
+            elif out.kind in MEDIA_KINDS and out.path is not None and out.path.name.lower() not in lowered:
+                continue  # media travel as attachments; naming them is optional
+    return True

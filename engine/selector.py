@@ -1,0 +1,155 @@
+"""Model selection: which expert runs each task.
+
+Candidates are the catalogue's cards of the task type that can run here, in the
+order of attempts: a local model already loaded, a local model that can load, a
+builtin tool, hosted inference, then the controller LLM (for language tasks), and
+by downloads within each. The top K are kept. When a task has one candidate there
+is nothing to ask; otherwise (if enabled) one LLM call chooses for all such tasks at
+once, with a reason, and an invalid answer falls back to the top-ranked card. The
+other candidates stay behind the choice as fallbacks for the scheduler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from typing import Mapping, Sequence
+
+from engine.catalogue import Catalogue
+from engine.errors import LLMError
+from engine.experts.base import ExpertBackend
+from engine.llm.base import LLM, ChatMessage
+from engine.types import ModelCard, Plan, Selection, Task
+
+log = logging.getLogger(__name__)
+
+_BACKEND_ORDER = {"local": 1, "builtin": 2, "hosted": 3, "llm": 4}
+RANKED_REASON = "highest-ranked model that can run here (by downloads)"
+
+SELECT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "choices": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"task_id": {"type": "integer"}, "id": {"type": "string"},
+                               "reason": {"type": "string"}},
+                "required": ["task_id", "id", "reason"],
+            },
+        }
+    },
+    "required": ["choices"],
+}
+
+
+class Selector:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        backends: Mapping[str, ExpertBackend],
+        top_k: int = 5,
+        choose_with_llm: bool = True,
+    ) -> None:
+        self.catalogue = catalogue
+        self.backends = backends
+        self.top_k = top_k
+        self.choose_with_llm = choose_with_llm
+
+    def _cards_of(self, task_type: str) -> list[ModelCard]:
+        cards = list(self.catalogue.cards_for(task_type))
+        if "hosted" in self.backends:  # every hub model can also run on hosted inference
+            cards += [replace(c, backend="hosted") for c in cards if c.backend == "local"]
+        for backend in self.backends.values():
+            if backend.name in ("builtin", "llm"):
+                cards += [c for c in backend.cards() if c.task == task_type]
+        return cards
+
+    def candidates(self, task_type: str) -> list[ModelCard]:
+        """Runnable cards for a task type, in order of attempts, at most top K."""
+        ranked: list[tuple[tuple[int, int, int], ModelCard]] = []
+        for card in self._cards_of(task_type):
+            backend = self.backends.get(card.backend)
+            if backend is None:
+                continue
+            availability = backend.availability(card)
+            if not availability.ok:
+                continue
+            tier = 0 if (card.backend == "local" and availability.ready) else _BACKEND_ORDER[card.backend]
+            ranked.append(((tier, -card.downloads, -card.likes), card))
+        ranked.sort(key=lambda pair: pair[0])
+        return [card for _, card in ranked[: self.top_k]]
+
+    def why_unavailable(self, task_type: str) -> str:
+        """A message naming what to configure so ``task_type`` can run."""
+        text = (f"{task_type} cannot run here: it needs a GPU model (or its weights in the Hugging Face "
+                f"cache) or a Hugging Face token (HF_TOKEN) for hosted inference")
+        for card in self._cards_of(task_type):
+            backend = self.backends.get(card.backend)
+            if card.backend == "builtin" and backend is not None:
+                why = backend.availability(card).why
+                if why:
+                    return f"{text}; its offline tool is missing: {why}"
+        return text
+
+    async def select(
+        self, plan: Plan, llm: LLM | None
+    ) -> tuple[dict[int, list[Selection]], dict[int, str]]:
+        """Ordered selections per task id (choice first, fallbacks after), and reasons
+        for tasks nothing can run."""
+        options: dict[int, list[ModelCard]] = {}
+        missing: dict[int, str] = {}
+        for task in plan.tasks:
+            cards = self.candidates(task.task)
+            options[task.id] = cards
+            if not cards:
+                missing[task.id] = self.why_unavailable(task.task)
+        contested = [t for t in plan.tasks if len(options[t.id]) > 1]
+        chosen: dict[int, tuple[str, str]] = {}
+        if contested and llm is not None and self.choose_with_llm:
+            chosen = await self._ask_llm(contested, options, llm)
+        result: dict[int, list[Selection]] = {}
+        for task in plan.tasks:
+            cards = options[task.id]
+            pick = chosen.get(task.id)
+            ordered = cards
+            reason = RANKED_REASON if len(cards) > 1 else "the only expert for this task that can run here"
+            if pick is not None:
+                first = next(c for c in cards if c.id == pick[0])
+                ordered = [first, *[c for c in cards if c is not first]]
+                reason = pick[1]
+            result[task.id] = [Selection(task.id, c, reason if i == 0 else "fallback")
+                               for i, c in enumerate(ordered)]
+        return result, missing
+
+    async def _ask_llm(
+        self, tasks: Sequence[Task], options: Mapping[int, Sequence[ModelCard]], llm: LLM
+    ) -> dict[int, tuple[str, str]]:
+        listing = []
+        for task in tasks:
+            cands = [{"id": c.id, "backend": c.backend, "downloads": c.downloads,
+                      "description": c.description[:160]} for c in options[task.id]]
+            listing.append({"task_id": task.id, "task": task.task, "args": dict(task.args), "candidates": cands})
+        messages = [
+            ChatMessage("system", "You choose the best model for each task of a user's request. "
+                        "Answer only with JSON: {\"choices\": [{\"task_id\": N, \"id\": MODEL_ID, "
+                        "\"reason\": WHY}]}, one choice per task, ids taken from that task's candidates. "
+                        "Prefer models that fit the request's language and content; more downloads means "
+                        "better tested."),
+            ChatMessage("user", json.dumps(listing, ensure_ascii=False)),
+        ]
+        try:
+            raw = await llm.complete(messages, json_schema=SELECT_SCHEMA, max_tokens=120 * len(tasks))
+            data = json.loads(raw[raw.find("{"): raw.rfind("}") + 1])
+        except (LLMError, ValueError) as exc:
+            log.info("model choice fell back to ranking: %s", exc)
+            return {}
+        chosen: dict[int, tuple[str, str]] = {}
+        for item in data.get("choices", []) if isinstance(data, dict) else []:
+            if not isinstance(item, dict):
+                continue
+            tid, mid = item.get("task_id"), item.get("id")
+            if tid in options and any(c.id == mid for c in options[tid]):
+                chosen[tid] = (str(mid), str(item.get("reason") or "chosen by the controller")[:300])
+        return chosen
