@@ -100,7 +100,9 @@ class Settings(_Strict):
 
     @property
     def data_path(self) -> Path:
-        return Path(os.path.expandvars(self.data_dir)).expanduser()
+        """``data_dir``, unless HUGGINGGPT_DATA_DIR overrides it (containers mount a volume there)."""
+        raw = os.environ.get("HUGGINGGPT_DATA_DIR") or self.data_dir
+        return Path(os.path.expandvars(raw)).expanduser()
 
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"

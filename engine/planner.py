@@ -41,6 +41,12 @@ def request_files(request: Request) -> list[Resource]:
     return files
 
 
+def _wrapped(plan_json: str) -> str:
+    """A demo's plan in the answer shape the schema asks for: {"tasks": [...]}."""
+    text = plan_json.strip()
+    return text if text.startswith("{") else f'{{"tasks": {text}}}'
+
+
 class Planner:
     def __init__(
         self,
@@ -85,7 +91,7 @@ class Planner:
         if self.demos is not None and self.n_demos:
             for demo_request, demo_plan in self.demos(request.text, self.n_demos):
                 messages.append(ChatMessage("user", demo_request))
-                messages.append(ChatMessage("assistant", demo_plan))
+                messages.append(ChatMessage("assistant", _wrapped(demo_plan)))
         for role, text in history_text(request.history, self.context_tokens):
             # earlier turns are context, not instructions to re-plan: the planner sees them as chat
             messages.append(ChatMessage(role, text))
@@ -101,7 +107,9 @@ class Planner:
         fallback: Plan | None = None,
     ) -> Plan:
         messages = self._messages(request, files)
-        schema = plan_json_schema(task_names, self.max_tasks)
+        # An object at the root: OpenAI's structured output refuses a bare array.
+        schema = {"type": "object", "properties": {"tasks": plan_json_schema(task_names, self.max_tasks)},
+                  "required": ["tasks"], "additionalProperties": False}
         max_tokens = 90 * self.max_tasks
         raw = await llm.complete(messages, json_schema=schema, max_tokens=max_tokens)
         try:

@@ -12,18 +12,18 @@ from engine.tasks import TASK_SPECS
 from engine.types import Resource, Turn
 
 PLAN_SYSTEM = """You are the planner of HuggingGPT. Turn the user's request into a JSON list of tasks for expert models:
-[{{"task": TASK, "id": N, "dep": [IDS], "args": {{ARG: VALUE}}}}]
+{{"tasks": [{{"task": TASK, "id": N, "dep": [IDS], "args": {{ARG: VALUE}}}}]}}
 Rules:
 - "task" is one of the task types below; use the fewest tasks that do what the user asked.
 - "id" counts from 0. "dep" lists the ids whose output this task needs, or [-1] when none.
 - An argument that is another task's output is written "<GENERATED>-ID" (for example "<GENERATED>-0").
 - Argument values: a file name from the user's files for image/audio/video, the exact text for text.
-- If the request needs no expert (greetings, general questions), answer with [].
+- If the request needs no expert (greetings, general questions), answer with {{"tasks": []}}.
 Task types (arguments -> outputs):
 {tasks}"""
 
 PLAN_RETRY = ("That answer is not a valid plan: {error}\n"
-              "Answer again with only the JSON list of tasks, nothing else.")
+              'Answer again with only the JSON {{"tasks": [...]}}, nothing else.')
 
 RESPOND_SYSTEM = ("You are HuggingGPT, an assistant that solved the user's request with expert models. "
                   "Answer the user directly from the results below: say what was found or made, quote "
