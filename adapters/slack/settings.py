@@ -25,3 +25,7 @@ class SlackSettings(BaseModel):
     status_edit_interval: float = 1.0
     max_message_chars: int = 3900
     api_base_url: str | None = Field(None, description="Web API base URL (tests point it at a fake)")
+    max_file_bytes: int = Field(
+        25 * 1024 * 1024, ge=1, description="files larger than this are skipped with a warning"
+    )
+    max_files: int = Field(10, ge=1, description="files taken from one message; the rest are skipped")
