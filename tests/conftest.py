@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -24,3 +25,21 @@ async def openai_server() -> AsyncIterator[FakeOpenAIServer]:
         await server.close()
     if server.problems:
         pytest.fail("fake OpenAI server: " + "; ".join(server.problems))
+
+
+@pytest.fixture
+async def make() -> AsyncIterator[Callable[..., Any]]:
+    """``make(base_url, backend=None, ...)`` -> (engine, backend) built by
+    tests.engine.helpers.make_engine; every engine is closed at teardown."""
+    from tests.engine.helpers import make_engine
+
+    engines = []
+
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        engine, backend = make_engine(*args, **kwargs)
+        engines.append(engine)
+        return engine, backend
+
+    yield factory
+    for engine in engines:
+        await engine.aclose()

@@ -19,3 +19,8 @@ class DiscordSettings(BaseModel):
     status_edit_interval: float = 1.0
     dm_upload_limit_bytes: int = 10 * 1024 * 1024
     command_name: str = "hugginggpt"
+    max_attachment_mb: float = Field(
+        25.0, gt=0, description="incoming files larger than this are not downloaded (the reply says so)"
+    )
+    sync_commands: bool = Field(True, description="register the slash commands with Discord at start-up")
+    ffmpeg: str = Field("ffmpeg", description="ffmpeg executable used to shrink audio/video replies")
