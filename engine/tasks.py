@@ -83,6 +83,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
         # video
         _t("text-to-video", "generate a video from a text description", "text", "video"),
         _t("video-classification", "label what happens in a video", "video", "text json"),
+        _t("image-to-video", "make a video from one or more images, with optional audio", "image audio?", "video"),
     ]
 }
 

@@ -40,3 +40,12 @@ class BuiltinTool(ABC):
     @abstractmethod
     def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
         """Blocking; called in a worker thread. Raise ExpertError with a clear reason."""
+
+    @property
+    def loaded(self) -> bool:
+        """True once the tool's model is in memory; tools with nothing to load say True."""
+        return True
+
+    def unload(self) -> None:
+        """Drop a loaded model (the backend calls this on close); a no-op by default."""
+        return None

@@ -1,0 +1,64 @@
+"""Face detection with MediaPipe's BlazeFace (full-range model: faces up to ~5 m away)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from engine.experts.base import Availability, RunContext
+from engine.experts.builtin.base import BuiltinTool
+from engine.experts.builtin.draw import draw_boxes, open_rgb
+from engine.experts.builtin.lazy import Lazy
+from engine.experts.builtin.mediapipe_files import mediapipe_availability
+from engine.experts.builtin.resources import Detection, count_summary, drawn_outputs, path_arg
+from engine.types import Resource, Task
+
+
+def _load() -> Any:
+    import mediapipe as mp
+
+    return mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+
+
+class MediaPipeFace(BuiltinTool):
+    tool_id = "builtin/mediapipe-face"
+    task = "object-detection"
+    description = (
+        "MediaPipe face detection: finds and boxes human faces in a photo (faces only, no other objects)."
+    )
+    licence = "apache-2.0"
+
+    def __init__(self) -> None:
+        self._model: Lazy[Any] = Lazy(_load)
+        self._lock = threading.Lock()  # a MediaPipe graph runs one image at a time
+
+    @property
+    def loaded(self) -> bool:
+        return self._model.loaded
+
+    def unload(self) -> None:
+        self._model.drop()
+
+    def available(self) -> Availability:
+        return mediapipe_availability("face_detection/face_detection_full_range_sparse.tflite")
+
+    def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
+        image = open_rgb(path_arg(inputs, "image"))
+        model = self._model.get()
+        with self._lock:
+            result = model.process(np.asarray(image))
+        found = [_detection(d, image.width, image.height) for d in result.detections or []]
+        summary = count_summary([d.label for d in found], "no faces found")
+        out = draw_boxes(image, found, ctx.new_path(task.id, ".png"))
+        return drawn_outputs(out, summary, {"summary": summary, "detections": [d.to_json() for d in found]})
+
+
+def _detection(det: Any, width: int, height: int) -> Detection:
+    rel = det.location_data.relative_bounding_box
+    left, top = max(0, round(rel.xmin * width)), max(0, round(rel.ymin * height))
+    right = min(width - 1, round((rel.xmin + rel.width) * width))
+    bottom = min(height - 1, round((rel.ymin + rel.height) * height))
+    return Detection("face", float(det.score[0]), (left, top, right, bottom))

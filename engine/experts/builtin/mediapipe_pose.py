@@ -1,0 +1,74 @@
+"""Body pose with MediaPipe Pose (BlazePose full): 33 keypoints of one person."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from engine.experts.base import Availability, RunContext
+from engine.experts.builtin.base import BuiltinTool
+from engine.experts.builtin.draw import draw_skeleton, open_rgb
+from engine.experts.builtin.lazy import Lazy
+from engine.experts.builtin.mediapipe_files import mediapipe_availability
+from engine.experts.builtin.resources import drawn_outputs, path_arg
+from engine.types import Resource, Task
+
+MIN_VISIBILITY = 0.5
+
+
+def _load() -> Any:
+    import mediapipe as mp
+
+    # Complexity 1 is the only landmark model bundled in the wheel (0 and 2 download).
+    return mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.5)
+
+
+class MediaPipePose(BuiltinTool):
+    tool_id = "builtin/mediapipe-pose"
+    task = "pose-estimation"
+    description = "MediaPipe Pose: finds one person's body pose (33 keypoints) and draws the skeleton."
+    licence = "apache-2.0"
+
+    def __init__(self) -> None:
+        self._model: Lazy[Any] = Lazy(_load)
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model.loaded
+
+    def unload(self) -> None:
+        self._model.drop()
+
+    def available(self) -> Availability:
+        return mediapipe_availability(
+            "pose_detection/pose_detection.tflite", "pose_landmark/pose_landmark_full.tflite"
+        )
+
+    def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
+        import mediapipe as mp
+
+        image = open_rgb(path_arg(inputs, "image"))
+        model = self._model.get()
+        with self._lock:
+            result = model.process(np.asarray(image))
+        out = ctx.new_path(task.id, ".png")
+        if result.pose_landmarks is None:
+            image.save(out)
+            summary = "no person found"
+            return drawn_outputs(out, summary, {"summary": summary, "people": 0, "keypoints": []})
+        names = [lm.name.lower() for lm in mp.solutions.pose.PoseLandmark]
+        points = [
+            (p.x * image.width, p.y * image.height, p.visibility) for p in result.pose_landmarks.landmark
+        ]
+        draw_skeleton(image, points, mp.solutions.pose.POSE_CONNECTIONS, out, MIN_VISIBILITY)
+        keypoints = [
+            {"name": name, "x": round(x, 1), "y": round(y, 1), "visibility": round(v, 3)}
+            for name, (x, y, v) in zip(names, points, strict=True)
+        ]
+        visible = sum(v >= MIN_VISIBILITY for _, _, v in points)
+        summary = f"1 person, {visible} of {len(points)} keypoints visible"
+        return drawn_outputs(out, summary, {"summary": summary, "people": 1, "keypoints": keypoints})

