@@ -1,0 +1,159 @@
+"""The LLM-free task picker: one task per clause, chosen by sentence similarity.
+
+Why: a 135M-0.5B controller picks the right task types in half the tries at best,
+while clause-by-clause similarity to exemplar phrases, corrected by modality and
+direction rules, gets most of them right in ~15 ms (see notes/offline-models.md).
+
+How: split the request into clauses; score each clause against every task's
+exemplars and description; apply the rules in ``rules``; keep the best task when
+it clears ``threshold`` and beats "no task"; add the steps a clause implies without
+naming (a converter for a source of the wrong kind, speech or translation asked
+for as a modifier); then fill arguments and links (``linker``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine.picker.clauses import Clause, file_kind, split_clauses
+from engine.picker.embedder import Embedder
+from engine.picker.exemplars import NO_TASK, exemplar_table
+from engine.picker.linker import RequestContext, Step, build_tasks, refers_back
+from engine.picker.rules import CONVERTERS, adjust, source_kinds, target_language, wants_speech
+from engine.tasks import TASK_SPECS
+from engine.types import Plan, Resource
+
+_RESTATES = re.compile(r"^(?:after|once|when)\b", re.I)
+
+
+class TaskPicker:
+    """Proposes a runnable plan from the request text alone, or None when no tool is needed."""
+
+    def __init__(self, embedder: Embedder | None = None, threshold: float = 0.45, max_tasks: int = 8) -> None:
+        self.embedder = embedder or Embedder()
+        self.threshold = threshold
+        self.max_tasks = max_tasks
+        self._labels: list[str] = []
+        self._matrix: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def _index(self) -> tuple[list[str], np.ndarray]:
+        with self._lock:
+            if self._matrix is None:
+                rows = exemplar_table()
+                self._matrix = self.embedder.encode([phrase for _, phrase in rows])
+                self._labels = [task for task, _ in rows]
+            return self._labels, self._matrix
+
+    def clause_scores(self, clauses: Sequence[Clause]) -> list[dict[str, float]]:
+        """Per clause, each task's best similarity to its exemplars (before rules)."""
+        labels, matrix = self._index()
+        sims = self.embedder.encode([c.text for c in clauses]) @ matrix.T
+        out = []
+        for row in sims:
+            scores: dict[str, float] = {}
+            for label, value in zip(labels, row, strict=False):
+                if value > scores.get(label, -1.0):
+                    scores[label] = float(value)
+            out.append(scores)
+        return out
+
+    def _choose(self, scores: dict[str, float], clause: Clause, steps: Sequence[Step]) -> str | None:
+        """The clause's task, or None. A clause that names the step just planned again
+        ("..., then transform the image based on the depth") means its runner-up."""
+        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+        task, score = ranked[0]
+        if task == NO_TASK or score < self.threshold:
+            return None
+        if _RESTATES.match(clause.text) and any(s.task == task for s in steps):
+            return None
+        if steps and steps[-1].task == task and task not in _SELF_CHAINING:
+            if not refers_back(clause.text):
+                return None
+            runner, runner_score = ranked[1]
+            return runner if runner != NO_TASK and runner_score >= self.threshold else None
+        return task
+
+    def propose(self, text: str, attachments: Sequence[Resource] = ()) -> Plan | None:
+        clauses = split_clauses(text)
+        if not clauses:
+            return None
+        ctx = _context(text, clauses, attachments)
+        available = {kind for kind, names in ctx.files.items() if names} | {"text"}
+        steps: list[Step] = []
+        for clause, scores in zip(clauses, self.clause_scores(clauses), strict=False):
+            adjust(scores, clause.text, clause.quotes, available)
+            task = self._choose(scores, clause, steps)
+            if task is None:
+                continue
+            for step in _expand(task, clause, steps):
+                steps.append(step)
+                available.update(TASK_SPECS[step.task].outputs)
+        if not steps:
+            return None
+        steps = _add_missing_converter(steps, ctx)
+        return Plan(build_tasks(steps[: self.max_tasks], ctx), source="picker")
+
+
+_SELF_CHAINING = {"audio-to-audio", "image-to-image", "image-editing"}
+
+
+def _add_missing_converter(steps: list[Step], ctx: RequestContext) -> list[Step]:
+    """ "I have a recording of a meeting. Summarize it": the first step reads text that only
+    the request's audio (or image) holds, so transcribe (or read) it first."""
+    first = steps[0]
+    kinds = {a.kind for a in TASK_SPECS[first.task].inputs if a.required}
+    if kinds != {"text"} or first.clause.quotes or ctx.quotes or ctx.files.get("text"):
+        return steps
+    for kind in ("audio", "image"):
+        if ctx.files.get(kind):
+            converter = Step(CONVERTERS[kind], first.clause)
+            shifted = [
+                Step(s.task, s.clause, None if s.feeds_from is None else s.feeds_from + 1) for s in steps
+            ]
+            shifted[0] = Step(first.task, first.clause, feeds_from=0)
+            return [converter, *shifted]
+    return steps
+
+
+def _expand(task: str, clause: Clause, steps: Sequence[Step]) -> list[Step]:
+    """The clause's task plus what it implies: a converter before, speech or translation after."""
+    out: list[Step] = []
+    spec = TASK_SPECS[task]
+    kinds_in = {a.kind for a in spec.inputs}
+    file_kinds = {lit.kind for lit in clause.literals if lit.is_file}
+    made = {k for s in steps for k in TASK_SPECS[s.task].outputs}
+    for kind in sorted(source_kinds(clause.text, file_kinds)):
+        if kind not in kinds_in and "text" in kinds_in and kind not in made and not refers_back(clause.text):
+            out.append(Step(CONVERTERS[kind], clause))
+    main_index = len(steps) + len(out)
+    out.append(Step(task, clause, feeds_from=main_index - 1 if len(out) else None))
+    if task != "text-to-speech" and wants_speech(clause.text) and "text" in spec.outputs:
+        out.append(Step("text-to-speech", clause, feeds_from=main_index))
+    language = target_language(clause.text)
+    if (
+        language
+        and task != "translation"
+        and "text" in spec.outputs
+        and not any(s.task == "translation" for s in steps)
+    ):
+        out.append(Step("translation", clause, feeds_from=main_index))
+    return out
+
+
+def _context(text: str, clauses: Sequence[Clause], attachments: Sequence[Resource]) -> RequestContext:
+    files: dict[str, list[str]] = {}
+    for resource in attachments:
+        name = resource.name or (resource.path.name if resource.path else None)
+        if name and resource.kind != "text":
+            files.setdefault(resource.kind, []).append(name)
+    for clause in clauses:
+        for lit in clause.literals:
+            if lit.is_file and lit.value not in files.get(lit.kind, []):
+                files.setdefault(lit.kind, []).append(lit.value)
+    quotes = [q for c in clauses for q in c.quotes if not q.rstrip().endswith("?") and not file_kind(q)]
+    return RequestContext(files=files, quotes=quotes, text=text)
