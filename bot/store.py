@@ -1,0 +1,224 @@
+"""The conversation store: one SQLite file holding conversations, messages and requests.
+
+Why one aiosqlite connection: it runs every statement on one worker thread, which
+serialises access for the whole process, and SQLite allows one writer anyway. The
+connection is in autocommit mode, so each single statement is its own transaction
+and concurrent coroutines never see each other's half-done work; the few
+multi-statement writes (``forget``) take ``_tx_lock`` and an explicit transaction.
+WAL mode lets a reader (a benchmark, ``sqlite3`` in a shell) look in while the bot
+writes.
+
+``/forget`` bumps the conversation's ``generation``: context is the messages of the
+current generation only. Older messages are deleted at once; the requests log (plan,
+choices, results, timings: what the reference kept in log_success.jsonl) is kept,
+with its ``message_id`` set to NULL, so operators can still see what ran.
+
+All SQL lives here and in bot/migrations.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, cast
+
+import aiosqlite
+
+from adapters.base import ConversationKey
+from bot.migrations import migrate
+from engine.types import Outcome, Resource, Turn
+
+Role = Literal["user", "assistant"]
+_ROLES: frozenset[str] = frozenset({"user", "assistant"})
+
+_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",  # durable across app crashes; WAL makes this safe
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",  # another process (a CLI) holding the write lock briefly
+)
+
+_REQUEST_JSON_FIELDS = ("plan", "selections", "results", "media", "warnings", "timings")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Store:
+    """Async access to the bot's database. Build with ``await Store.open(path)``."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._tx_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        """Open (creating folders and file as needed) and bring the schema up to date."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            for pragma in _PRAGMAS:
+                await db.execute(pragma)
+            await migrate(db)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, path)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # conversations -------------------------------------------------------------
+
+    async def conversation_id(self, key: ConversationKey) -> int:
+        """Get or create the row for ``key``; safe when many callers race on one key."""
+        params = (key.platform, key.workspace, key.channel, key.thread)
+        found = await self._conversation_row(params)
+        if found is not None:
+            return found
+        await self._db.execute(
+            "INSERT INTO conversations (platform, workspace, channel, thread, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, workspace, channel, thread) DO NOTHING",
+            (*params, time.time()),
+        )
+        created = await self._conversation_row(params)
+        if created is None:  # pragma: no cover - the insert above guarantees a row
+            raise RuntimeError(f"conversation {key} vanished right after insert")
+        return created
+
+    async def _conversation_row(self, params: tuple[str, str, str, str]) -> int | None:
+        rows = await self._db.execute_fetchall(
+            "SELECT id FROM conversations WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ?",
+            params,
+        )
+        rows = list(rows)
+        return int(rows[0][0]) if rows else None
+
+    async def forget(self, conv_id: int) -> None:
+        """Clear the context: later ``recent_turns`` start empty; old messages are deleted."""
+        async with self._tx_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._db.execute(
+                    "UPDATE conversations SET generation = generation + 1, cleared_at = ? WHERE id = ?",
+                    (time.time(), conv_id),
+                )
+                await self._db.execute(
+                    "DELETE FROM messages WHERE conversation_id = ? AND generation <"
+                    " (SELECT generation FROM conversations WHERE id = ?)",
+                    (conv_id, conv_id),
+                )
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    # messages --------------------------------------------------------------------
+
+    async def add_message(
+        self, conv_id: int, role: Role, text: str, resources: Sequence[Resource] = ()
+    ) -> int:
+        """Append a message to the conversation's current generation; return its id."""
+        if role not in _ROLES:
+            raise ValueError(f"role must be user or assistant, not {role!r}")
+        payload = _dumps([r.to_public() for r in resources])
+        rows = list(
+            await self._db.execute_fetchall(
+                "INSERT INTO messages (conversation_id, generation, role, text, resources, created_at)"
+                " SELECT id, generation, ?, ?, ?, ? FROM conversations WHERE id = ? RETURNING id",
+                (role, text, payload, time.time(), conv_id),
+            )
+        )
+        if not rows:
+            raise KeyError(f"no conversation with id {conv_id}")
+        return int(rows[0][0])
+
+    async def recent_turns(self, conv_id: int, limit: int = 40) -> list[Turn]:
+        """The last ``limit`` messages since the last forget, oldest first."""
+        rows = await self._db.execute_fetchall(
+            "SELECT m.role, m.text, m.resources FROM messages AS m"
+            " JOIN conversations AS c ON c.id = m.conversation_id AND c.generation = m.generation"
+            " WHERE m.conversation_id = ? ORDER BY m.id DESC LIMIT ?",
+            (conv_id, max(0, limit)),
+        )
+        turns = [
+            Turn(
+                role=cast(Role, role),
+                text=text,
+                resources=tuple(Resource.from_public(r) for r in json.loads(resources)),
+            )
+            for role, text, resources in rows
+        ]
+        turns.reverse()
+        return turns
+
+    async def message_count(self) -> int:
+        rows = list(await self._db.execute_fetchall("SELECT COUNT(*) FROM messages"))
+        return int(rows[0][0])
+
+    # requests --------------------------------------------------------------------
+
+    async def record_request(self, conv_id: int, message_id: int | None, text: str, outcome: Outcome) -> int:
+        """Keep what one request did (plan, choices, results, timings, error) for later study."""
+        public = outcome.to_public()
+        rows = list(
+            await self._db.execute_fetchall(
+                "INSERT INTO requests (conversation_id, message_id, text, plan, plan_source, selections,"
+                " results, reply, media, warnings, error, llm_calls, timings, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    conv_id,
+                    message_id,
+                    text,
+                    _dumps(public["plan"]),
+                    public["plan_source"],
+                    _dumps(public["selections"]),
+                    _dumps(public["results"]),
+                    public["reply"],
+                    _dumps(public["media"]),
+                    _dumps(public["warnings"]),
+                    public["error"],
+                    public["llm_calls"],
+                    _dumps(public["timings"]),
+                    time.time(),
+                ),
+            )
+        )
+        return int(rows[0][0])
+
+    async def requests(self, conv_id: int) -> list[dict[str, Any]]:
+        """The conversation's request log, oldest first, JSON columns decoded."""
+        cursor = await self._db.execute(
+            "SELECT id, conversation_id, message_id, text, plan, plan_source, selections, results,"
+            " reply, media, warnings, error, llm_calls, timings, created_at"
+            " FROM requests WHERE conversation_id = ? ORDER BY id",
+            (conv_id,),
+        )
+        names = [d[0] for d in cursor.description]
+        rows = await cursor.fetchall()
+        await cursor.close()
+        out = []
+        for row in rows:
+            item = dict(zip(names, row, strict=True))
+            for field in _REQUEST_JSON_FIELDS:
+                item[field] = json.loads(item[field])
+            out.append(item)
+        return out

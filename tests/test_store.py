@@ -1,0 +1,203 @@
+"""The conversation store on real SQLite files in tmp_path."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from adapters.base import ConversationKey
+from bot.migrations import MIGRATIONS, Migration, applied, migrate
+from bot.store import Store
+from engine.types import (
+    ModelCard,
+    Outcome,
+    Plan,
+    Reply,
+    Resource,
+    Selection,
+    Task,
+    TaskResult,
+)
+
+KEY = ConversationKey("discord", "guild-1", "chan-1")
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    s = await Store.open(tmp_path / "nested" / "bot.sqlite3")
+    yield s
+    await s.close()
+
+
+def _ledger(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [r[0] for r in db.execute("SELECT name FROM migrations ORDER BY rowid")]
+
+
+async def test_open_creates_folders_wal_and_applies_migrations_once(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "bot.sqlite3"
+    async with await Store.open(path):
+        pass
+    names = [m.name for m in MIGRATIONS]
+    assert _ledger(path) == names
+    async with await Store.open(path):  # reopen: nothing applied again, nothing fails
+        pass
+    assert _ledger(path) == names
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"conversations", "messages", "requests", "migrations"} <= tables
+
+
+async def test_named_migrations_apply_in_order_and_only_new_ones(tmp_path: Path) -> None:
+    first = (
+        Migration("m1", ("CREATE TABLE t (a INTEGER)",)),
+        Migration("m2", ("ALTER TABLE t ADD COLUMN b TEXT",)),
+    )
+    second = (*first, Migration("m3", ("CREATE INDEX t_b ON t (b)",)))
+    async with aiosqlite.connect(tmp_path / "m.sqlite3", isolation_level=None) as db:
+        assert await migrate(db, first) == ["m1", "m2"]
+        assert await migrate(db, first) == []
+        assert await migrate(db, second) == ["m3"]
+        assert await applied(db) == ["m1", "m2", "m3"]
+
+
+async def test_failed_migration_rolls_back_and_is_not_recorded(tmp_path: Path) -> None:
+    broken = (Migration("ok", ("CREATE TABLE t (a)",)), Migration("bad", ("CREATE TABLE u (a)", "NOT SQL")))
+    async with aiosqlite.connect(tmp_path / "m.sqlite3", isolation_level=None) as db:
+        with pytest.raises(sqlite3.OperationalError):
+            await migrate(db, broken)
+        assert await applied(db) == ["ok"]
+        rows = await db.execute_fetchall("SELECT name FROM sqlite_master WHERE name = 'u'")
+        assert list(rows) == []
+
+
+async def test_migration_names_are_unique() -> None:
+    names = [m.name for m in MIGRATIONS]
+    assert len(names) == len(set(names))
+
+
+async def test_conversation_id_is_get_or_create(store: Store) -> None:
+    a = await store.conversation_id(KEY)
+    assert await store.conversation_id(KEY) == a
+    thread = await store.conversation_id(ConversationKey("discord", "guild-1", "chan-1", "thread-9"))
+    other = await store.conversation_id(ConversationKey("slack", "guild-1", "chan-1"))
+    assert len({a, thread, other}) == 3
+    racing = await asyncio.gather(*(store.conversation_id(ConversationKey("x", "w", "c")) for _ in range(20)))
+    assert len(set(racing)) == 1
+
+
+async def test_recent_turns_oldest_first_and_limited(store: Store) -> None:
+    conv = await store.conversation_id(KEY)
+    for i in range(6):
+        await store.add_message(conv, "user" if i % 2 == 0 else "assistant", f"m{i}")
+    turns = await store.recent_turns(conv)
+    assert [t.text for t in turns] == [f"m{i}" for i in range(6)]
+    assert [t.role for t in turns] == ["user", "assistant"] * 3
+    assert [t.text for t in await store.recent_turns(conv, limit=2)] == ["m4", "m5"]
+    assert await store.message_count() == 6
+
+
+async def test_resources_round_trip(store: Store, tmp_path: Path) -> None:
+    conv = await store.conversation_id(KEY)
+    resources = (
+        Resource("image", path=tmp_path / "cat.png", name="cat.png", text="a cat"),
+        Resource("text", text="héllo"),
+        Resource("json", data={"labels": ["cat"], "scores": [0.9]}),
+    )
+    await store.add_message(conv, "assistant", "here", resources)
+    (turn,) = await store.recent_turns(conv)
+    assert turn.resources == resources
+
+
+async def test_bad_role_and_unknown_conversation_are_refused(store: Store) -> None:
+    conv = await store.conversation_id(KEY)
+    with pytest.raises(ValueError):
+        await store.add_message(conv, "system", "x")  # type: ignore[arg-type]
+    with pytest.raises(KeyError):
+        await store.add_message(conv + 999, "user", "x")
+
+
+async def test_forget_clears_context_only_of_that_conversation(store: Store) -> None:
+    conv = await store.conversation_id(KEY)
+    other = await store.conversation_id(ConversationKey("discord", "guild-1", "chan-2"))
+    await store.add_message(conv, "user", "old")
+    await store.add_message(other, "user", "kept")
+    await store.forget(conv)
+    assert await store.recent_turns(conv) == []
+    assert [t.text for t in await store.recent_turns(other)] == ["kept"]
+    assert await store.message_count() == 1  # old rows deleted
+    await store.add_message(conv, "user", "new")
+    assert [t.text for t in await store.recent_turns(conv)] == ["new"]
+
+
+async def test_concurrent_writers_keep_per_conversation_order(store: Store) -> None:
+    async def talk(n: int) -> int:
+        conv = await store.conversation_id(ConversationKey("slack", "T1", f"C{n}"))
+        for i in range(10):
+            await store.add_message(conv, "user" if i % 2 == 0 else "assistant", f"{n}:{i}")
+            await asyncio.sleep(0)
+        return conv
+
+    convs = await asyncio.gather(*(talk(n) for n in range(50)))
+    assert len(set(convs)) == 50
+    for n, conv in enumerate(convs):
+        assert [t.text for t in await store.recent_turns(conv)] == [f"{n}:{i}" for i in range(10)]
+    assert await store.message_count() == 500
+
+
+async def test_reopen_keeps_context(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    async with await Store.open(path) as s:
+        conv = await s.conversation_id(KEY)
+        await s.add_message(conv, "user", "remember me")
+    async with await Store.open(path) as s:
+        assert await s.conversation_id(KEY) == conv
+        assert [t.text for t in await s.recent_turns(conv)] == ["remember me"]
+
+
+def _outcome(tmp_path: Path) -> Outcome:
+    task = Task(1, "image-to-text", {"image": "cat.png"})
+    card = ModelCard("Salesforce/blip-image-captioning-base", "image-to-text", "local", downloads=10)
+    return Outcome(
+        reply=Reply("A cat.", media=(Resource("image", path=tmp_path / "out.png"),), warnings=("slow",)),
+        plan=Plan((task,), source="picker"),
+        selections=(Selection(1, card, "most downloads"),),
+        results=(TaskResult(task, "ok", card, outputs=(Resource("text", text="a cat"),), seconds=0.5),),
+        llm_calls=2,
+        timings={"plan": 0.1, "execute": 0.5},
+    )
+
+
+async def test_record_request_round_trip(store: Store, tmp_path: Path) -> None:
+    conv = await store.conversation_id(KEY)
+    msg = await store.add_message(conv, "user", "what is in cat.png?")
+    outcome = _outcome(tmp_path)
+    rid = await store.record_request(conv, msg, "what is in cat.png?", outcome)
+    failed = await store.record_request(conv, None, "oops", Outcome(Reply("sorry"), error="LLM down"))
+    rows = await store.requests(conv)
+    assert [r["id"] for r in rows] == [rid, failed]
+    first, second = rows
+    public = outcome.to_public()
+    for key in (
+        "plan",
+        "plan_source",
+        "selections",
+        "results",
+        "reply",
+        "media",
+        "warnings",
+        "llm_calls",
+        "timings",
+        "error",
+    ):
+        assert first[key] == public[key], key
+    assert first["message_id"] == msg and first["text"] == "what is in cat.png?"
+    assert second["error"] == "LLM down" and second["plan"] == [] and second["plan_source"] is None
+    await store.forget(conv)  # the request log outlives /forget; its message link does not
+    rows = await store.requests(conv)
+    assert len(rows) == 2 and rows[0]["message_id"] is None
