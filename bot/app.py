@@ -50,7 +50,7 @@ def build_llm(settings: Settings) -> LLM:
         )
     from engine.llm.local_backend import LocalLLM
 
-    return LocalLLM(model=cfg.model_path or cfg.model, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads)
+    return LocalLLM(cfg.model, model_path=cfg.model_path, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads)
 
 
 def build_backends(settings: Settings, llm: LLM) -> dict[str, ExpertBackend]:
@@ -71,8 +71,8 @@ def build_backends(settings: Settings, llm: LLM) -> dict[str, ExpertBackend]:
         from engine.experts.hosted import HostedBackend
 
         backends["hosted"] = HostedBackend(
-            token=os.environ[hosted.token_env], token_env=hosted.token_env, provider=hosted.provider,
-            base_url=hosted.base_url, max_wait_loading=hosted.max_wait_loading, max_retries=hosted.max_retries,
+            token_env=hosted.token_env, provider=hosted.provider, base_url=hosted.base_url,
+            max_wait_loading=hosted.max_wait_loading, max_retries=hosted.max_retries,
         )
     backends["llm"] = ControllerBackend(llm.name)
     return backends
@@ -87,11 +87,13 @@ def planner_mode(settings: Settings) -> PlannerMode:
 
 def build_planner(settings: Settings) -> Planner:
     from engine.picker.demos import DemoRetriever
+    from engine.picker.embedder import Embedder
     from engine.picker.picker import TaskPicker
 
     mode = planner_mode(settings)
-    picker = TaskPicker() if mode in ("picker", "hybrid") else None
-    demos = DemoRetriever().nearest if mode in ("llm", "hybrid") and settings.planner.demos else None
+    embedder = Embedder()  # one MiniLM for the picker and the demo retriever, loaded on first use
+    picker = TaskPicker(embedder) if mode in ("picker", "hybrid") else None
+    demos = DemoRetriever(embedder) if mode in ("llm", "hybrid") and settings.planner.demos else None
     return Planner(mode, picker=picker, demos=demos, n_demos=settings.planner.demos,
                    max_tasks=settings.planner.max_tasks, context_tokens=settings.planner.context_tokens)
 

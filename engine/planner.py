@@ -12,6 +12,7 @@ Modes:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Callable, Literal, Protocol, Sequence
@@ -70,43 +71,46 @@ class Planner:
     async def plan(self, request: Request, llm: LLM) -> Plan:
         files = request_files(request)
         if self.mode == "llm":
-            return await self._plan_with_llm(request, files, llm, list(TASK_SPECS))
+            return await self._plan_with_llm(request, llm, list(TASK_SPECS))
         assert self.picker is not None
-        proposal = self.picker.propose(request.text, files)
+        # the picker embeds clauses with MiniLM: CPU work, kept off the event loop
+        proposal = await asyncio.to_thread(self.picker.propose, request.text, files)
         if proposal is None:
             return Plan((), source="picker")
         proposal = self._validated(proposal)
         if self.mode == "picker" or not proposal.tasks:
             return proposal
         names = sorted({t.task for t in proposal.tasks})
-        hybrid = await self._plan_with_llm(request, files, llm, names, fallback=proposal)
-        return hybrid
+        return await self._plan_with_llm(request, llm, names, fallback=proposal)
 
     def _validated(self, proposal: Plan) -> Plan:
         plan = parse_plan(json.dumps(proposal.to_public()), max_tasks=self.max_tasks)
         return Plan(plan.tasks, source=proposal.source)
 
-    def _messages(self, request: Request, files: Sequence[Resource]) -> list[ChatMessage]:
+    def _messages(self, request: Request, demos: Sequence[tuple[str, str]]) -> list[ChatMessage]:
         messages = [ChatMessage("system", self._system)]
-        if self.demos is not None and self.n_demos:
-            for demo_request, demo_plan in self.demos(request.text, self.n_demos):
-                messages.append(ChatMessage("user", demo_request))
-                messages.append(ChatMessage("assistant", _wrapped(demo_plan)))
+        for demo_request, demo_plan in demos:
+            messages.append(ChatMessage("user", demo_request))
+            messages.append(ChatMessage("assistant", _wrapped(demo_plan)))
         for role, text in history_text(request.history, self.context_tokens):
             # earlier turns are context, not instructions to re-plan: the planner sees them as chat
             messages.append(ChatMessage(role, text))
         messages.append(ChatMessage("user", request.text + describe_files(request.attachments)))
         return messages
 
+    async def _demos(self, text: str) -> Sequence[tuple[str, str]]:
+        if self.demos is None or not self.n_demos:
+            return ()
+        return await asyncio.to_thread(self.demos, text, self.n_demos)
+
     async def _plan_with_llm(
         self,
         request: Request,
-        files: Sequence[Resource],
         llm: LLM,
         task_names: list[str],
         fallback: Plan | None = None,
     ) -> Plan:
-        messages = self._messages(request, files)
+        messages = self._messages(request, await self._demos(request.text))
         # An object at the root: OpenAI's structured output refuses a bare array.
         schema = {"type": "object", "properties": {"tasks": plan_json_schema(task_names, self.max_tasks)},
                   "required": ["tasks"], "additionalProperties": False}
