@@ -102,9 +102,8 @@ def build_engine(settings: Settings, llm: LLM | None = None,
                  backends: dict[str, ExpertBackend] | None = None) -> Engine:
     llm = llm or build_llm(settings)
     backends = backends if backends is not None else build_backends(settings, llm)
-    extra = [c for b in backends.values() if b.name == "builtin" for c in b.cards()]
     catalogue_path = Path(settings.experts.catalogue).expanduser() if settings.experts.catalogue else None
-    catalogue = Catalogue.load(catalogue_path, extra=extra)
+    catalogue = Catalogue.load(catalogue_path)  # builtin and controller cards come from their backends
     choose = settings.experts.choose_with_llm
     if choose is None:
         choose = settings.llm.backend == "openai"

@@ -26,9 +26,8 @@ async def models_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.models_command == "refresh":
         return _refresh(args, settings)
     backends = build_backends(settings, _NamedLLM(settings.llm.model))  # type: ignore[arg-type]
-    extra = [c for b in backends.values() if b.name == "builtin" for c in b.cards()]
     path = Path(settings.experts.catalogue).expanduser() if settings.experts.catalogue else None
-    selector = Selector(Catalogue.load(path, extra=extra), backends, top_k=settings.experts.top_k)
+    selector = Selector(Catalogue.load(path), backends, top_k=settings.experts.top_k)
     tasks = [args.task] if args.task else list(TASK_SPECS)
     runnable = 0
     for task in tasks:
