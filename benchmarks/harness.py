@@ -1,0 +1,228 @@
+"""What the benchmark figures share: the result shape, percentiles, in-process LLMs
+and instant experts, and an Engine wired from them.
+
+Every figure returns one JSON-ready dict (see ``result``): the measured ``value``,
+the ``goal`` in words, ``pass`` (None when it could not be measured), and the
+``params`` it ran with, so two runs can be compared line by line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.catalogue import Catalogue
+from engine.engine import Engine
+from engine.experts.base import Availability, RunContext
+from engine.experts.controller import ControllerBackend
+from engine.llm.base import LLM, ChatMessage
+from engine.planner import Planner
+from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM
+from engine.scheduler import Scheduler
+from engine.selector import Selector
+from engine.tasks import TASK_SPECS
+from engine.types import ModelCard, Resource, Task
+
+PlanFor = Callable[[str], str]  # request text -> plan JSON
+
+
+def result(
+    name: str,
+    title: str,
+    *,
+    value: Any,
+    unit: str,
+    goal: str,
+    passed: bool | None,
+    params: Mapping[str, Any],
+    **details: Any,
+) -> dict[str, Any]:
+    return {
+        "figure": name,
+        "title": title,
+        "value": value,
+        "unit": unit,
+        "goal": goal,
+        "pass": passed,
+        "params": dict(params),
+        **details,
+    }
+
+
+def unavailable(name: str, title: str, goal: str, params: Mapping[str, Any], reason: str) -> dict[str, Any]:
+    return result(name, title, value=None, unit="", goal=goal, passed=None, params=params, unavailable=reason)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty sample."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def ms_summary(seconds: Sequence[float]) -> dict[str, float]:
+    """p50/p90/p99/max/mean in milliseconds, rounded for printing."""
+    return {
+        "p50_ms": round(percentile(seconds, 50) * 1000, 3),
+        "p90_ms": round(percentile(seconds, 90) * 1000, 3),
+        "p99_ms": round(percentile(seconds, 99) * 1000, 3),
+        "max_ms": round(max(seconds) * 1000, 3),
+        "mean_ms": round(statistics.fmean(seconds) * 1000, 3),
+        "n": len(seconds),
+    }
+
+
+# -- which stage an LLM call belongs to -----------------------------------------------
+
+
+def stage_of(messages: Sequence[Mapping[str, str]]) -> str:
+    """plan, select, respond, chat or task, read from the system prompt of the call."""
+    system = messages[0]["content"]
+    if system.startswith("You are the planner"):
+        return "plan"
+    if system == RESPOND_SYSTEM:
+        return "respond"
+    if system == CHAT_SYSTEM:
+        return "chat"
+    if "choose the best model" in system:
+        return "select"
+    return "task"
+
+
+def request_of(messages: Sequence[Mapping[str, str]]) -> str:
+    """The user's request text in a planning call (without the appended file list)."""
+    return messages[-1]["content"].split("\nFiles available:")[0]
+
+
+def answer(messages: Sequence[Mapping[str, str]], plan_for: PlanFor) -> str:
+    """What a well-behaved controller says at each stage: the scripted plan, the first
+    candidate for each contested task, a reply quoting the results, or an echo."""
+    stage = stage_of(messages)
+    if stage == "plan":
+        return plan_for(request_of(messages))
+    if stage == "select":
+        listing = json.loads(messages[-1]["content"])
+        return json.dumps(
+            {
+                "choices": [
+                    {"task_id": t["task_id"], "id": t["candidates"][0]["id"], "reason": "fits the request"}
+                    for t in listing
+                ]
+            }
+        )
+    if stage == "respond":
+        results = json.loads(messages[-1]["content"])["results"]
+        return "Done: " + "; ".join(" ".join(r["outputs"]) for r in results)
+    if stage == "chat":
+        return "echo: " + messages[-1]["content"]
+    return "controller output for: " + messages[-1]["content"][:60]
+
+
+@dataclass
+class ScriptedLLM:
+    """An in-process controller (implements engine.llm.base.LLM): no HTTP, answers by
+    stage, after ``delay`` seconds of ``asyncio.sleep`` (0 = no await at all)."""
+
+    plan_for: PlanFor
+    delay: float = 0.0
+    name: str = "scripted"
+    supports_json_schema: bool = True
+    calls: int = 0
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        json_schema: dict[str, Any] | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+    ) -> str:
+        self.calls += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return answer([m.to_dict() for m in messages], self.plan_for)
+
+    async def aclose(self) -> None:
+        return None
+
+
+# -- instant experts ----------------------------------------------------------------------
+
+
+@dataclass
+class InstantBackend:
+    """Experts that do no work: each run returns ready-made outputs of the task's kinds
+    (media files written once, up front), so what is timed is the engine alone."""
+
+    folder: Path
+    name: str = "builtin"
+    card_list: list[ModelCard] = field(default_factory=list)
+    _media: dict[str, Resource] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from tests.fakes.experts import ScriptedBackend
+
+        maker = ScriptedBackend()
+        ctx = RunContext(output_dir=self.folder)
+        probe = Task(id=0, task="text-to-image", args={})
+        for kind in ("image", "audio", "video"):
+            self._media[kind] = maker._output(kind, probe, {}, _NO_SCRIPT, ctx)
+
+    def cards(self) -> Sequence[ModelCard]:
+        return self.card_list
+
+    def availability(self, card: ModelCard) -> Availability:
+        return Availability(ok=True, ready=True)
+
+    async def run(
+        self, card: ModelCard, task: Task, inputs: Mapping[str, Resource], ctx: RunContext
+    ) -> Sequence[Resource]:
+        out = []
+        for kind in TASK_SPECS[task.task].outputs:
+            if kind == "text":
+                out.append(Resource(kind="text", text=f"{task.task} result"))
+            elif kind == "json":
+                out.append(Resource(kind="json", data={"task": task.task}))
+            else:
+                out.append(self._media[kind])
+        return out
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _no_script() -> Any:
+    from tests.fakes.experts import Script
+
+    return Script()
+
+
+_NO_SCRIPT = _no_script()
+
+
+def build_engine(
+    llm: LLM,
+    backends: Mapping[str, Any],
+    *,
+    choose_with_llm: bool = True,
+    top_k: int = 5,
+    task_timeout: float = 30.0,
+) -> Engine:
+    """An Engine as bot/app.py wires it for an OpenAI-style controller: LLM planning
+    (no retrieved demos: they change the prompt, not the calls), the controller
+    backend for language tasks, and LLM model choice among several candidates."""
+    all_backends = {**backends, "llm": ControllerBackend(llm.name)}
+    # the Selector takes builtin and llm cards from their backends, the others from the catalogue
+    listed = [c for b in backends.values() if b.name not in ("builtin", "llm") for c in b.cards()]
+    selector = Selector(Catalogue(listed), all_backends, top_k=top_k, choose_with_llm=choose_with_llm)
+    return Engine(
+        llm=llm,
+        planner=Planner("llm", n_demos=0),
+        selector=selector,
+        scheduler=Scheduler(all_backends, task_timeout=task_timeout),
+    )

@@ -1,0 +1,63 @@
+"""The benchmark figures run and report in the agreed shape (tiny sizes: shape, not speed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.__main__ import FIGURES, load, run_figure
+
+COMMON = {"figure", "title", "value", "unit", "goal", "pass", "params", "seconds"}
+
+
+def _check_common(figure: dict, name: str) -> None:
+    assert COMMON <= set(figure), f"missing keys: {COMMON - set(figure)}"
+    assert figure["figure"] == name
+    assert "unavailable" not in figure, figure.get("unavailable")
+    assert isinstance(figure["pass"], bool)
+    assert isinstance(figure["params"], dict) and figure["params"]
+    json.dumps(figure)  # printable as JSON
+
+
+async def test_makespan_reports_every_shape():
+    figure = await run_figure("makespan", quick=True)
+    _check_common(figure, "makespan")
+    assert set(figure["shapes"]) == {"chain", "fan_out", "diamond", "three_level"}
+    for shape in figure["shapes"].values():
+        assert shape["ratio_median"] >= 0.99  # a DAG cannot finish before its critical path
+        assert shape["critical_path_s"] > 0
+    assert figure["value"] == max(s["ratio_median"] for s in figure["shapes"].values())
+
+
+async def test_overhead_reports_percentiles():
+    figure = await run_figure("overhead", quick=True)
+    _check_common(figure, "overhead")
+    assert figure["n"] == figure["params"]["requests"]
+    assert 0 < figure["p50_ms"] <= figure["p99_ms"] <= figure["max_ms"]
+    assert figure["value"] == figure["p50_ms"]
+    assert set(figure["mean_ms_by_stage"]) == {"plan", "select", "execute", "respond"}
+
+
+async def test_first_event_reports_each_case():
+    figure = await run_figure("first_event", quick=True)
+    _check_common(figure, "first_event")
+    for case in ("sequential", "burst", "queued"):
+        assert figure[case]["n"] > 0 and figure[case]["p50_ms"] > 0
+    assert figure["value"] == max(figure[c]["p99_ms"] for c in ("sequential", "burst", "queued"))
+
+
+def test_every_figure_declares_its_goal_and_quick_sizes():
+    for name in FIGURES:
+        module = load(name)
+        assert module.NAME == name and module.GOAL and module.TITLE
+        assert isinstance(module.QUICK, dict)
+
+
+@pytest.mark.parametrize("argv", [["--list"]])
+def test_cli_lists_figures(argv, capsys):
+    from benchmarks.__main__ import main
+
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in FIGURES)
