@@ -25,10 +25,9 @@ Task types (arguments -> outputs):
 PLAN_RETRY = ("That answer is not a valid plan: {error}\n"
               'Answer again with only the JSON {{"tasks": [...]}}, nothing else.')
 
-RESPOND_SYSTEM = ("You are HuggingGPT, an assistant that solved the user's request with expert models. "
-                  "Answer the user directly from the results below: say what was found or made, quote "
-                  "key text results, name generated files by file name, mention a failed step and why "
-                  "in one sentence. Never invent results. Be brief.")
+RESPOND_SYSTEM = ("You are HuggingGPT. Expert models worked on the user's request; their results follow. "
+                  "Tell the user in one to three sentences what was found or made: quote text results "
+                  "exactly, name generated files, and say which step failed and why. Add nothing else.")
 
 CHAT_SYSTEM = ("You are HuggingGPT, a helpful assistant in a chat. You can also read images and audio "
                "and make speech or pictures with expert models when asked. Answer briefly and plainly.")

@@ -8,35 +8,43 @@ fails outright the digest alone is the reply. The user always sees what was foun
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Sequence
 
 from engine.errors import LLMError
 from engine.llm.base import LLM, ChatMessage
 from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM, describe_files, history_text
+from engine.selector import RANKED_REASON, SOLE_REASON
 from engine.types import MEDIA_KINDS, Request, Resource, Selection, TaskResult
 
 log = logging.getLogger(__name__)
 
+_STOCK_REASONS = {RANKED_REASON, SOLE_REASON, "fallback"}
+
 
 def result_lines(results: Sequence[TaskResult]) -> list[str]:
-    lines = []
-    for r in results:
-        model = f" ({r.card.id})" if r.card else ""
-        if r.status == "ok":
-            shown = "; ".join(_short(o) for o in r.outputs if o.kind != "json") or "done"
-            lines.append(f"- {r.task.task}{model}: {shown}")
-        else:
-            lines.append(f"- {r.task.task}{model}: {r.status}: {r.error}")
-    return lines
+    """The digest shown to the user when the LLM's answer leaves results out."""
+    return [_result_line(r, with_reason=False) for r in results]
+
+
+def _result_line(r: TaskResult, with_reason: bool = True) -> str:
+    """One result: step, model (and why, when it was a real choice), output."""
+    model = f" with {r.card.id}" if r.card else ""
+    chosen = with_reason and r.reason and r.reason not in _STOCK_REASONS
+    why = f" (chosen because: {r.reason})" if chosen else ""
+    if r.status != "ok":
+        return f"- #{r.task.id} {r.task.task}{model}: {r.status}: {r.error}"
+    outputs = "; ".join(_short(o) for o in r.outputs if o.kind != "json") or "done"
+    return f"- #{r.task.id} {r.task.task}{model}{why}: {outputs}"
 
 
 def _short(resource: Resource) -> str:
     if resource.kind == "text":
         text = (resource.text or "").strip()
         return f"\"{text[:400]}{'…' if len(text) > 400 else ''}\""
-    return f"{resource.kind} {resource.path.name if resource.path else ''}".strip()
+    name = resource.path.name if resource.path else ""
+    note = f" ({resource.text})" if resource.text else ""
+    return f"{resource.kind} file {name}{note}"
 
 
 def reply_media(results: Sequence[TaskResult]) -> tuple[Resource, ...]:
@@ -52,18 +60,10 @@ class Responder:
         self, request: Request, results: Sequence[TaskResult], selections: Sequence[Selection], llm: LLM
     ) -> str:
         digest = "\n".join(result_lines(results))
-        payload = {
-            "request": request.text,
-            "results": [
-                {"task": r.task.task, "id": r.task.id, "args": dict(r.task.args),
-                 "model": r.card.id if r.card else None, "why_this_model": r.reason,
-                 "status": r.status, "error": r.error,
-                 "outputs": [o.describe() for o in r.outputs]}
-                for r in results
-            ],
-        }
-        messages = [ChatMessage("system", RESPOND_SYSTEM),
-                    ChatMessage("user", json.dumps(payload, ensure_ascii=False, default=str))]
+        # Plain lines, not JSON: small controllers answer far better from text (measured with
+        # SmolLM2-135M: JSON payloads made it ramble, these lines made it quote the result).
+        body = f"Request: {request.text}\nResults:\n" + "\n".join(_result_line(r) for r in results)
+        messages = [ChatMessage("system", RESPOND_SYSTEM), ChatMessage("user", body)]
         try:
             text = (await llm.complete(messages, max_tokens=400, temperature=0.2)).strip()
         except LLMError as exc:

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _BACKEND_ORDER = {"local": 1, "builtin": 2, "hosted": 3, "llm": 4}
 RANKED_REASON = "highest-ranked model that can run here (by downloads)"
+SOLE_REASON = "the only expert for this task that can run here"
 
 SELECT_SCHEMA = {
     "type": "object",
@@ -114,7 +115,7 @@ class Selector:
             cards = options[task.id]
             pick = chosen.get(task.id)
             ordered = cards
-            reason = RANKED_REASON if len(cards) > 1 else "the only expert for this task that can run here"
+            reason = RANKED_REASON if len(cards) > 1 else SOLE_REASON
             if pick is not None:
                 first = next(c for c in cards if c.id == pick[0])
                 ordered = [first, *[c for c in cards if c is not first]]

@@ -29,7 +29,7 @@ async def test_mention_with_image_then_dm_session_through_the_real_engine(fake, 
         await rig.event(mention(ts, f"<@{fake.bot_user_id}> what is in this picture?", files=[photo]), "Ev1")
         await rig.bot.drain()
         assert backend.seen_inputs[0]["image"].name == "cat.png"
-        assert any(t.startswith("Result: image-to-text(") for t in texts(fake))
+        assert any(t.startswith('Result: "image-to-text(') for t in texts(fake))
         assert all(c.params.get("thread_ts") == ts for c in fake.calls_to("chat.postMessage"))
 
         # a DM session: the second turn works on the first turn's generated image

@@ -46,8 +46,8 @@ def router(plans: list[str] | Callable[[dict], str], respond: str = "Done: {resu
                 return Reply(plans(body))  # type: ignore[operator]
             return Reply(queue.pop(0) if queue else "[]")
         if stage == "respond":
-            results = json.loads(body["messages"][1]["content"])["results"]
-            quoted = "; ".join(" ".join(r["outputs"]) for r in results)
+            lines = body["messages"][1]["content"].split("Results:\n", 1)[1].splitlines()
+            quoted = "; ".join(line.split(": ", 1)[1] for line in lines)
             return Reply(respond.format(results=quoted))
         if stage == "chat":
             return Reply("Hello! How can I help?")
