@@ -22,6 +22,7 @@ from engine.planner import Planner, request_files
 from engine.responder import Responder, reply_media
 from engine.scheduler import Scheduler
 from engine.selector import Selector
+from engine.tasks import TASK_SPECS
 from engine.types import Outcome, Plan, Reply, Request, Selection, TaskResult
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class Engine:
         results: list[TaskResult] = []
         try:
             with clock("plan"):
-                plan = await self.planner.plan(request, llm)
+                plan = await self.planner.plan(request, llm, models=self._choices_for_planner())
             await emit(on_event, PlanReady(plan))
             with clock("select"):
                 selections, missing = await self.selector.select(plan, llm)
@@ -78,6 +79,11 @@ class Engine:
             reply=reply, plan=plan, selections=tuple(_chosen(selections)), results=tuple(results),
             llm_calls=llm.calls, timings=clock.finish(), error=error,
         )
+
+    def _choices_for_planner(self) -> dict[str, list] | None:
+        if self.planner.mode == "picker" or not self.selector.choose_with_llm:
+            return None
+        return self.selector.contested(list(TASK_SPECS))
 
     async def aclose(self) -> None:
         await self.llm.aclose()

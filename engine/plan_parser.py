@@ -284,6 +284,7 @@ class _Draft:
     spec: TaskSpec
     args: dict[str, list[str]]
     declared_dep: list[int] = field(default_factory=list)
+    model: str | None = None
 
     @property
     def label(self) -> str:
@@ -318,7 +319,9 @@ def _read_task(position: int, item: Any, problems: list[str]) -> _Draft | None:
     args = _read_args(spec, raw_args, f"{where} ({canonical})", problems)
     if args is None:
         return None
-    return _Draft(position, task_id, spec, args, _read_dep(item.get("dep")))
+    model = item.get("model")
+    return _Draft(position, task_id, spec, args, _read_dep(item.get("dep")),
+                  model.strip() if isinstance(model, str) and model.strip() else None)
 
 
 def _read_id(value: Any) -> int | None:
@@ -456,7 +459,7 @@ def _split_multi(drafts: list[_Draft]) -> list[_Draft]:
             else:
                 new_id, next_id = next_id, next_id + 1
             args = {k: ([value] if k == multi else list(v)) for k, v in draft.args.items()}
-            copies.append(_Draft(draft.position, new_id, draft.spec, args, list(draft.declared_dep)))
+            copies.append(_Draft(draft.position, new_id, draft.spec, args, list(draft.declared_dep), draft.model))
         pending[:0] = copies
     return out
 
@@ -559,30 +562,35 @@ def parse_plan(raw: str, *, max_tasks: int = 16) -> Plan:
             f"Combine or drop steps. {SHAPE_HINT}"
         )
     tasks = tuple(
-        Task(id=d.id, task=d.spec.name, args={k: v[0] for k, v in d.args.items()}, dep=tuple(d.ref_ids()))
+        Task(id=d.id, task=d.spec.name, args={k: v[0] for k, v in d.args.items()}, dep=tuple(d.ref_ids()),
+             model=d.model)
         for d in _topological(drafts)
     )
     return Plan(tasks=tasks)
 
 
-def plan_json_schema(task_names: Sequence[str], max_tasks: int) -> dict[str, Any]:
+def plan_json_schema(task_names: Sequence[str], max_tasks: int, with_model: bool = False) -> dict[str, Any]:
     """JSON Schema of a plan, for constrained decoding (response_format, llama.cpp grammars).
 
     It fixes the shape and the task vocabulary; references and kinds are still checked
-    by ``parse_plan``, which a schema cannot express.
+    by ``parse_plan``, which a schema cannot express. ``with_model`` allows an optional
+    "model" per task, for a planner that also chooses models.
     """
+    properties: dict[str, Any] = {
+        "task": {"type": "string", "enum": list(task_names)},
+        "id": {"type": "integer", "minimum": 0},
+        "dep": {"type": "array", "items": {"type": "integer"}},
+        "args": {"type": "object", "additionalProperties": {"type": "string"}},
+    }
+    if with_model:
+        properties["model"] = {"type": "string"}
     return {
         "title": "plan",
         "type": "array",
         "maxItems": max_tasks,
         "items": {
             "type": "object",
-            "properties": {
-                "task": {"type": "string", "enum": list(task_names)},
-                "id": {"type": "integer", "minimum": 0},
-                "dep": {"type": "array", "items": {"type": "integer"}},
-                "args": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
+            "properties": properties,
             "required": ["task", "id", "dep", "args"],
             "additionalProperties": False,
         },

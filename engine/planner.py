@@ -15,14 +15,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Callable, Literal, Protocol, Sequence
+from typing import Callable, Literal, Mapping, Protocol, Sequence
 
 from engine.errors import LLMBadOutput, PlanError
 from engine.llm.base import LLM, ChatMessage
 from engine.plan_parser import parse_plan, plan_json_schema
-from engine.prompts import PLAN_RETRY, PLAN_SYSTEM, describe_files, history_text, task_catalogue
+from engine.prompts import (
+    PLAN_MODELS,
+    PLAN_RETRY,
+    PLAN_SYSTEM,
+    describe_files,
+    history_text,
+    model_listing,
+    task_catalogue,
+)
 from engine.tasks import TASK_SPECS
-from engine.types import Plan, Request, Resource
+from engine.types import ModelCard, Plan, Request, Resource
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +76,14 @@ class Planner:
         self.context_tokens = context_tokens
         self._system = PLAN_SYSTEM.format(tasks=task_catalogue())
 
-    async def plan(self, request: Request, llm: LLM) -> Plan:
+    async def plan(
+        self, request: Request, llm: LLM, models: Mapping[str, Sequence[ModelCard]] | None = None
+    ) -> Plan:
+        """``models``: candidates per task type where a choice exists; an LLM planner then also
+        picks the model of each such task, which saves the selection stage an LLM call."""
         files = request_files(request)
         if self.mode == "llm":
-            return await self._plan_with_llm(request, llm, list(TASK_SPECS))
+            return await self._plan_with_llm(request, llm, list(TASK_SPECS), models=models)
         assert self.picker is not None
         # the picker embeds clauses with MiniLM: CPU work, kept off the event loop
         proposal = await asyncio.to_thread(self.picker.propose, request.text, files)
@@ -81,14 +93,20 @@ class Planner:
         if self.mode == "picker" or not proposal.tasks:
             return proposal
         names = sorted({t.task for t in proposal.tasks})
-        return await self._plan_with_llm(request, llm, names, fallback=proposal)
+        narrowed = {t: cards for t, cards in (models or {}).items() if t in names}
+        return await self._plan_with_llm(request, llm, names, fallback=proposal, models=narrowed)
 
     def _validated(self, proposal: Plan) -> Plan:
         plan = parse_plan(json.dumps(proposal.to_public()), max_tasks=self.max_tasks)
         return Plan(plan.tasks, source=proposal.source)
 
-    def _messages(self, request: Request, demos: Sequence[tuple[str, str]]) -> list[ChatMessage]:
-        messages = [ChatMessage("system", self._system)]
+    def _messages(
+        self, request: Request, demos: Sequence[tuple[str, str]], models: Mapping[str, Sequence[ModelCard]]
+    ) -> list[ChatMessage]:
+        system = self._system
+        if models:
+            system += "\n" + PLAN_MODELS.format(listing=model_listing(models))
+        messages = [ChatMessage("system", system)]
         for demo_request, demo_plan in demos:
             messages.append(ChatMessage("user", demo_request))
             messages.append(ChatMessage("assistant", _wrapped(demo_plan)))
@@ -109,10 +127,12 @@ class Planner:
         llm: LLM,
         task_names: list[str],
         fallback: Plan | None = None,
+        models: Mapping[str, Sequence[ModelCard]] | None = None,
     ) -> Plan:
-        messages = self._messages(request, await self._demos(request.text))
+        messages = self._messages(request, await self._demos(request.text), models or {})
         # An object at the root: OpenAI's structured output refuses a bare array.
-        schema = {"type": "object", "properties": {"tasks": plan_json_schema(task_names, self.max_tasks)},
+        tasks_schema = plan_json_schema(task_names, self.max_tasks, with_model=bool(models))
+        schema = {"type": "object", "properties": {"tasks": tasks_schema},
                   "required": ["tasks"], "additionalProperties": False}
         max_tokens = 90 * self.max_tasks
         raw = await llm.complete(messages, json_schema=schema, max_tokens=max_tokens)

@@ -6,10 +6,10 @@ flow, and so the benchmark and tests can see exactly what the LLM is told.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from engine.tasks import TASK_SPECS
-from engine.types import Resource, Turn
+from engine.types import ModelCard, Resource, Turn
 
 PLAN_SYSTEM = """You are the planner of HuggingGPT. Turn the user's request into a JSON list of tasks for expert models:
 {{"tasks": [{{"task": TASK, "id": N, "dep": [IDS], "args": {{ARG: VALUE}}}}]}}
@@ -24,6 +24,15 @@ Task types (arguments -> outputs):
 
 PLAN_RETRY = ("That answer is not a valid plan: {error}\n"
               'Answer again with only the JSON {{"tasks": [...]}}, nothing else.')
+
+PLAN_MODELS = """Model choice: for a task of a type listed here, also add "model": ID, the candidate that best fits the request (its language, content and the kind of output wanted); more downloads means better tested.
+{listing}"""
+
+
+def model_listing(models: Mapping[str, Sequence[ModelCard]]) -> str:
+    return "\n".join(f"- {task}: " + ", ".join(f"{c.id} ({c.backend}, {c.downloads} downloads)" for c in cards)
+                     for task, cards in sorted(models.items()))
+
 
 RESPOND_SYSTEM = ("You are HuggingGPT. Expert models worked on the user's request; their results follow. "
                   "Tell the user in one to three sentences what was found or made: quote text results "

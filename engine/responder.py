@@ -14,12 +14,12 @@ from typing import Sequence
 from engine.errors import LLMError
 from engine.llm.base import LLM, ChatMessage
 from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM, describe_files, history_text
-from engine.selector import RANKED_REASON, SOLE_REASON
+from engine.selector import PLANNER_REASON, RANKED_REASON, SOLE_REASON
 from engine.types import MEDIA_KINDS, Request, Resource, Selection, TaskResult
 
 log = logging.getLogger(__name__)
 
-_STOCK_REASONS = {RANKED_REASON, SOLE_REASON, "fallback"}
+_STOCK_REASONS = {RANKED_REASON, SOLE_REASON, PLANNER_REASON, "fallback"}
 
 
 def result_lines(results: Sequence[TaskResult]) -> list[str]:

@@ -1,18 +1,21 @@
 """Model selection: which expert runs each task.
 
 Candidates are the catalogue's cards of the task type that can run here, in the
-order of attempts: a local model already loaded, a local model that can load, a
-builtin tool, hosted inference, then the controller LLM (for language tasks), and
-by downloads within each. The top K are kept. When a task has one candidate there
+order of attempts: a local model already loaded, a local model that can load from
+disk, a builtin tool, hosted inference, the controller LLM (for language tasks),
+then local models that must be downloaded first; by downloads within each. The top K are kept. When a task has one candidate there
 is nothing to ask; otherwise (if enabled) one LLM call chooses for all such tasks at
 once, with a reason, and an invalid answer falls back to the top-ranked card. The
-other candidates stay behind the choice as fallbacks for the scheduler.
+other candidates stay behind the choice as fallbacks for the scheduler. An LLM planner
+can make the choice in its planning call (``contested`` lists the options), which
+saves the separate call; it is then only made for tasks the planner left open.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import replace
 from typing import Mapping, Sequence
 
@@ -25,8 +28,11 @@ from engine.types import ModelCard, Plan, Selection, Task
 log = logging.getLogger(__name__)
 
 _BACKEND_ORDER = {"local": 1, "builtin": 2, "hosted": 3, "llm": 4}
+_DOWNLOAD_TIER = 5  # a model that must be downloaded first comes last: slow, and it hangs offline
 RANKED_REASON = "highest-ranked model that can run here (by downloads)"
 SOLE_REASON = "the only expert for this task that can run here"
+PLANNER_REASON = "chosen by the planner for this request"
+_CONTESTED_TTL = 30.0
 
 SELECT_SCHEMA = {
     "type": "object",
@@ -57,6 +63,8 @@ class Selector:
         self.backends = backends
         self.top_k = top_k
         self.choose_with_llm = choose_with_llm
+        self._contested: dict[str, list[ModelCard]] = {}
+        self._contested_at = float("-inf")
 
     def _cards_of(self, task_type: str) -> list[ModelCard]:
         cards = list(self.catalogue.cards_for(task_type))
@@ -77,10 +85,30 @@ class Selector:
             availability = backend.availability(card)
             if not availability.ok:
                 continue
-            tier = 0 if (card.backend == "local" and availability.ready) else _BACKEND_ORDER[card.backend]
+            if card.backend == "local" and availability.ready:
+                tier = 0
+            elif availability.download:
+                tier = _DOWNLOAD_TIER
+            else:
+                tier = _BACKEND_ORDER[card.backend]
             ranked.append(((tier, -card.downloads, -card.likes), card))
         ranked.sort(key=lambda pair: pair[0])
         return [card for _, card in ranked[: self.top_k]]
+
+    def contested(self, task_types: Sequence[str]) -> dict[str, list[ModelCard]]:
+        """Candidates of each task type that has a real choice (more than one), for the
+        planner to choose from. Cached briefly: availability changes only as models load."""
+        now = time.monotonic()
+        if now - self._contested_at > _CONTESTED_TTL:
+            self._contested = {}
+            self._contested_at = now
+        out = {}
+        for task_type in task_types:
+            if task_type not in self._contested:
+                self._contested[task_type] = self.candidates(task_type)
+            if len(self._contested[task_type]) > 1:
+                out[task_type] = self._contested[task_type]
+        return out
 
     def why_unavailable(self, task_type: str) -> str:
         """A message naming what to configure so ``task_type`` can run."""
@@ -106,10 +134,13 @@ class Selector:
             options[task.id] = cards
             if not cards:
                 missing[task.id] = self.why_unavailable(task.task)
-        contested = [t for t in plan.tasks if len(options[t.id]) > 1]
-        chosen: dict[int, tuple[str, str]] = {}
+        chosen: dict[int, tuple[str, str]] = {
+            t.id: (t.model, PLANNER_REASON) for t in plan.tasks
+            if t.model and any(c.id == t.model for c in options[t.id])
+        }
+        contested = [t for t in plan.tasks if len(options[t.id]) > 1 and t.id not in chosen]
         if contested and llm is not None and self.choose_with_llm:
-            chosen = await self._ask_llm(contested, options, llm)
+            chosen.update(await self._ask_llm(contested, options, llm))
         result: dict[int, list[Selection]] = {}
         for task in plan.tasks:
             cards = options[task.id]

@@ -111,6 +111,7 @@ class Task:
     task: str
     args: Mapping[str, str]
     dep: tuple[int, ...] = ()
+    model: str | None = None  # a model the planner chose for this task, if it was asked to
 
     def references(self) -> tuple[int, ...]:
         refs = []
@@ -122,7 +123,10 @@ class Task:
         return tuple(sorted(set(refs)))
 
     def to_public(self) -> dict[str, Any]:
-        return {"task": self.task, "id": self.id, "dep": list(self.dep) or [-1], "args": dict(self.args)}
+        out = {"task": self.task, "id": self.id, "dep": list(self.dep) or [-1], "args": dict(self.args)}
+        if self.model:
+            out["model"] = self.model
+        return out
 
 
 @dataclass(frozen=True)

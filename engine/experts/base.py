@@ -20,6 +20,7 @@ class Availability:
     ok: bool
     why: str = ""  # when not ok: what to install or configure, in words for the user
     ready: bool = False  # loaded already (preferred over "can load")
+    download: bool = False  # can run only after a download: tried after builtin tools and hosted
 
 
 @dataclass(frozen=True)

@@ -201,3 +201,46 @@ async def test_concurrent_requests_share_the_engine(openai_server, tmp_path, mak
     engine, _ = make(openai_server.base_url, backend)
     outcomes = await asyncio.gather(*(engine.run(request(tmp_path / str(i), "say hi")) for i in range(5)))
     assert all(o.results[0].status == "ok" for o in outcomes)
+
+
+def _two_tts_backend():
+    from engine.types import ModelCard
+
+    backend = ScriptedBackend.for_all_tasks()
+    backend.card_list.append(ModelCard(id="fake/other-tts", task="text-to-speech", backend="builtin"))
+    return backend
+
+
+async def test_planner_chooses_the_model_without_a_selection_call(openai_server, tmp_path, make):
+    plan = json.dumps({"tasks": [{"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": "hi"},
+                                  "model": "fake/other-tts"}]})
+    openai_server.responder = router([plan])
+    engine, backend = make(openai_server.base_url, _two_tts_backend(), choose_with_llm=True)
+    outcome = await engine.run(request(tmp_path, "say hi"))
+    system = openai_server.requests[0]["messages"][0]["content"]
+    assert "- text-to-speech: fake/text-to-speech" in system and "fake/other-tts" in system
+    assert outcome.selections[0].card.id == "fake/other-tts"
+    assert outcome.selections[0].reason == "chosen by the planner for this request"
+    assert [stage_of(r) for r in openai_server.requests] == ["plan", "respond"]
+    assert outcome.llm_calls == 2
+
+
+async def test_selection_call_when_the_planner_left_the_choice_open(openai_server, tmp_path, make):
+    plan = json.dumps([{"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": "hi"}}])
+    choice = json.dumps({"choices": [{"task_id": 0, "id": "fake/other-tts", "reason": "clearer voice"}]})
+    openai_server.responder = router([plan], select=choice)
+    engine, _ = make(openai_server.base_url, _two_tts_backend(), choose_with_llm=True)
+    outcome = await engine.run(request(tmp_path, "say hi"))
+    assert [stage_of(r) for r in openai_server.requests] == ["plan", "select", "respond"]
+    assert outcome.selections[0].card.id == "fake/other-tts" and outcome.selections[0].reason == "clearer voice"
+    assert outcome.results[0].card.id == "fake/other-tts"
+
+
+async def test_invalid_model_choice_falls_back_to_the_top_ranked(openai_server, tmp_path, make):
+    plan = json.dumps([{"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": "hi"},
+                        "model": "no/such-model"}])
+    openai_server.responder = router([plan], select='{"choices": [{"task_id": 0, "id": "nope", "reason": "x"}]}')
+    engine, _ = make(openai_server.base_url, _two_tts_backend(), choose_with_llm=True)
+    outcome = await engine.run(request(tmp_path, "say hi"))
+    assert outcome.selections[0].card.id == "fake/text-to-speech"
+    assert "highest-ranked" in outcome.selections[0].reason

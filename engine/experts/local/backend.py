@@ -91,7 +91,8 @@ class LocalBackend:
             return Availability(True)
         if self.offline:
             return Availability(False, self._missing_weights(card.id))
-        return Availability(True, f"{card.id} will be downloaded from the Hugging Face Hub on first use")
+        return Availability(True, f"{card.id} will be downloaded from the Hugging Face Hub on first use",
+                            download=True)
 
     def _missing_weights(self, model_id: str) -> str:
         where = f" or save the pipeline under {self.models_dir / model_id}" if self.models_dir else ""

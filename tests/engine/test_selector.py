@@ -1,0 +1,45 @@
+"""Selection order: what can run here, in the order the attempts should go."""
+
+from __future__ import annotations
+
+from engine.catalogue import Catalogue
+from engine.experts.base import Availability
+from engine.selector import Selector
+from engine.types import ModelCard
+from tests.fakes.experts import ScriptedBackend
+
+
+class _LocalStub(ScriptedBackend):
+    """A local backend whose cards are ready, loadable from disk, or need a download."""
+
+    def availability(self, card: ModelCard) -> Availability:
+        if card.id.endswith("ready"):
+            return Availability(True, ready=True)
+        if card.id.endswith("disk"):
+            return Availability(True)
+        if card.id.endswith("missing"):
+            return Availability(False, "weights are not in the cache")
+        return Availability(True, "will be downloaded", download=True)
+
+
+def test_order_ready_disk_builtin_then_download():
+    local = _LocalStub(name="local")
+    builtin = ScriptedBackend(name="builtin", card_list=[ModelCard("builtin/ocr", "image-to-text", "builtin")])
+    catalogue = Catalogue([
+        ModelCard("big/download", "image-to-text", "local", downloads=10_000),
+        ModelCard("small/disk", "image-to-text", "local", downloads=5),
+        ModelCard("tiny/ready", "image-to-text", "local", downloads=1),
+        ModelCard("gone/missing", "image-to-text", "local", downloads=99_999),
+    ])
+    selector = Selector(catalogue, {"local": local, "builtin": builtin}, top_k=5)
+    assert [c.id for c in selector.candidates("image-to-text")] == [
+        "tiny/ready", "small/disk", "builtin/ocr", "big/download"]
+
+
+def test_top_k_and_unavailable_message():
+    builtin = ScriptedBackend(name="builtin", card_list=[ModelCard("builtin/tts", "text-to-speech", "builtin")],
+                              unavailable={"builtin/tts"})
+    selector = Selector(Catalogue([]), {"builtin": builtin}, top_k=1)
+    assert selector.candidates("text-to-speech") == []
+    why = selector.why_unavailable("text-to-speech")
+    assert "Hugging Face token" in why and "builtin/tts is not installed" in why
