@@ -99,12 +99,30 @@ def request_of(messages: Sequence[Mapping[str, str]]) -> str:
     return messages[-1]["content"].split("\nFiles available:")[0]
 
 
+def _with_models(plan_json: str, system: str) -> str:
+    """A compliant planner: where the prompt lists model candidates for a task type, the
+    plan names the first one (the prompt's "Model choice" section)."""
+    if "Model choice:" not in system:
+        return plan_json
+    listing = system.split("Model choice:", 1)[1]
+    first = {}
+    for line in listing.splitlines():
+        if line.startswith("- ") and ": " in line:
+            task, cands = line[2:].split(": ", 1)
+            first[task] = cands.split(" (", 1)[0]
+    tasks = json.loads(plan_json)
+    for t in tasks:
+        if t["task"] in first:
+            t["model"] = first[t["task"]]
+    return json.dumps(tasks)
+
+
 def answer(messages: Sequence[Mapping[str, str]], plan_for: PlanFor) -> str:
     """What a well-behaved controller says at each stage: the scripted plan, the first
     candidate for each contested task, a reply quoting the results, or an echo."""
     stage = stage_of(messages)
     if stage == "plan":
-        return plan_for(request_of(messages))
+        return _with_models(plan_for(request_of(messages)), messages[0]["content"])
     if stage == "select":
         listing = json.loads(messages[-1]["content"])
         return json.dumps(
@@ -116,8 +134,8 @@ def answer(messages: Sequence[Mapping[str, str]], plan_for: PlanFor) -> str:
             }
         )
     if stage == "respond":
-        results = json.loads(messages[-1]["content"])["results"]
-        return "Done: " + "; ".join(" ".join(r["outputs"]) for r in results)
+        lines = messages[-1]["content"].split("Results:\n", 1)[1].splitlines()
+        return "Done: " + "; ".join(line.split(": ", 1)[1] for line in lines)
     if stage == "chat":
         return "echo: " + messages[-1]["content"]
     return "controller output for: " + messages[-1]["content"][:60]
