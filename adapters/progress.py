@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import Awaitable, Callable
 
-from engine.events import Done, Event, PlanReady, Responding, Started, TaskFinished, TaskStarted
+from engine.events import Done, Event, PlanReady, Received, Responding, Started, TaskFinished, TaskStarted
 
 _ICONS = {"pending": "⏳", "running": "⚙️", "ok": "✅", "failed": "❌", "skipped": "⏭️"}
 
@@ -23,7 +23,10 @@ class ProgressView:
         self.footer = ""
 
     def apply(self, event: Event) -> None:
-        if isinstance(event, Started):
+        if isinstance(event, Received):
+            self.header = (f"Queued behind {event.queued_behind} earlier message(s)…"
+                           if event.queued_behind else "Working on it…")
+        elif isinstance(event, Started):
             self.header = "Planning…"
         elif isinstance(event, PlanReady):
             self.header = f"Plan: {len(event.plan.tasks)} task(s)" if event.plan.tasks else "Answering directly…"

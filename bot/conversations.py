@@ -19,7 +19,8 @@ from bot.ingest import ingest_files
 from bot.locks import KeyedLocks
 from bot.store import Store
 from engine.engine import Engine
-from engine.events import EventCallback
+from engine.events import EventCallback, Received
+from engine.notify import emit
 from engine.types import Outcome, Reply, Request
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class ConversationService:
         self.locks = KeyedLocks()
 
     async def handle(self, message: IncomingMessage, on_event: EventCallback | None = None) -> Outcome:
+        await emit(on_event, Received(message.text, queued_behind=self.locks.waiting(message.key)))
         async with self.locks.hold(message.key):
             return await self._turn(message, on_event)
 

@@ -29,5 +29,9 @@ class KeyedLocks:
             else:
                 self._locks[key] = (lock, users - 1)
 
+    def waiting(self, key: Hashable) -> int:
+        """How many turns hold or wait for ``key``'s lock right now."""
+        return self._locks.get(key, (None, 0))[1]
+
     def __len__(self) -> int:
         return len(self._locks)

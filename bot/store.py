@@ -56,6 +56,9 @@ class Store:
         self._db = db
         self.path = path
         self._tx_lock = asyncio.Lock()
+        # ids never change once created (forget bumps a generation instead), so a turn
+        # need not ask SQLite for them again: one round trip less per turn
+        self._conversation_ids: dict[ConversationKey, int] = {}
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -90,9 +93,13 @@ class Store:
 
     async def conversation_id(self, key: ConversationKey) -> int:
         """Get or create the row for ``key``; safe when many callers race on one key."""
+        cached = self._conversation_ids.get(key)
+        if cached is not None:
+            return cached
         params = (key.platform, key.workspace, key.channel, key.thread)
         found = await self._conversation_row(params)
         if found is not None:
+            self._conversation_ids[key] = found
             return found
         await self._db.execute(
             "INSERT INTO conversations (platform, workspace, channel, thread, created_at)"
@@ -102,6 +109,7 @@ class Store:
         created = await self._conversation_row(params)
         if created is None:  # pragma: no cover - the insert above guarantees a row
             raise RuntimeError(f"conversation {key} vanished right after insert")
+        self._conversation_ids[key] = created
         return created
 
     async def _conversation_row(self, params: tuple[str, str, str, str]) -> int | None:

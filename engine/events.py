@@ -13,6 +13,15 @@ from engine.types import ModelCard, Plan, Reply, Task, TaskResult
 
 
 @dataclass(frozen=True)
+class Received:
+    """The bot has the message; emitted at once, before waiting for earlier turns of the
+    same conversation (``queued_behind`` of them), so the user sees it was heard."""
+
+    text: str
+    queued_behind: int = 0
+
+
+@dataclass(frozen=True)
 class Started:
     """The request was accepted; emitted before any LLM call."""
 
@@ -45,5 +54,5 @@ class Done:
     reply: Reply
 
 
-Event = Union[Started, PlanReady, TaskStarted, TaskFinished, Responding, Done]
+Event = Union[Received, Started, PlanReady, TaskStarted, TaskFinished, Responding, Done]
 EventCallback = Callable[[Event], Union[Awaitable[None], None]]

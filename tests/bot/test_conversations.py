@@ -128,3 +128,26 @@ async def test_an_engine_crash_is_stored_and_explained(openai_server, tmp_path, 
         assert rows[-1]["error"] == "RuntimeError: boom"
     finally:
         await store.close()
+
+
+async def test_a_queued_turn_hears_at_once_that_it_is_queued(openai_server, tmp_path, make):
+    from engine.events import Received
+
+    plan = json.dumps([{"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": "hi"}}])
+    openai_server.responder = router(lambda body: plan)
+    backend = ScriptedBackend.for_all_tasks(text_to_speech=Script(sleep=0.3))
+    service, store, _ = await _service(tmp_path, make, openai_server.base_url, backend)
+    seen: list[tuple[float, object]] = []
+    loop = asyncio.get_running_loop()
+    try:
+        first = asyncio.create_task(service.handle(IncomingMessage(KEY, "u", "one")))
+        await asyncio.sleep(0.05)
+        t0 = loop.time()
+        second = asyncio.create_task(service.handle(
+            IncomingMessage(KEY, "u", "two"), lambda e: seen.append((loop.time() - t0, e))))
+        await asyncio.gather(first, second)
+        delay, event = seen[0]
+        assert isinstance(event, Received) and event.queued_behind == 1
+        assert delay < 0.05  # not after the first turn's 0.3 s
+    finally:
+        await store.close()
