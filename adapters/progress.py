@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from engine.events import Done, Event, PlanReady, Received, Responding, Started, TaskFinished, TaskStarted
 

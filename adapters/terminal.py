@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from adapters.base import ConversationKey, IncomingFile, IncomingMessage, TurnHandler
 from engine.errors import InputError
@@ -92,7 +93,7 @@ class TerminalChat:
         if line:
             self._print(line)
 
-    async def run(self, lines: "asyncio.Queue[str | None] | None" = None) -> None:
+    async def run(self, lines: asyncio.Queue[str | None] | None = None) -> None:
         self._print(f"HuggingGPT chat ({self.key.channel}). /help for commands.")
         while True:
             line = await (lines.get() if lines is not None else asyncio.to_thread(_read_line))

@@ -8,10 +8,10 @@ expert models) load lazily on first use, so start-up stays fast.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
 
 from bot.config import Settings
 from bot.conversations import ConversationService

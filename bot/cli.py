@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from bot.config import Settings, load_settings
 from engine.errors import ConfigError, EngineError

@@ -38,7 +38,7 @@ class LLMSettings(_Strict):
     n_threads: int | None = None
 
     @model_validator(mode="after")
-    def _openai_needs_url_or_key(self) -> "LLMSettings":
+    def _openai_needs_url_or_key(self) -> LLMSettings:
         if self.backend == "openai" and not self.base_url and not os.environ.get(self.api_key_env):
             raise ValueError(
                 f"the openai backend needs llm.base_url (any OpenAI-compatible server) "

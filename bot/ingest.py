@@ -8,9 +8,9 @@ the user with the reply. Text files are read into the request text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from adapters.base import IncomingFile
 from engine.media import sniff

@@ -7,8 +7,8 @@ bot that has seen a million channels does not keep a million locks.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Hashable
 
 
 class KeyedLocks:

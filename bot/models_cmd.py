@@ -39,7 +39,8 @@ async def models_command(args: argparse.Namespace, settings: Settings) -> int:
             runnable += 1
             print(f"{task}: can run")
             for card in cards:
-                print(f"    {card.backend:8} {card.id}")
+                note = "  (downloads on first use)" if backends[card.backend].availability(card).download else ""
+                print(f"    {card.backend:8} {card.id}{note}")
         else:
             print(f"{task}: cannot run: {selector.why_unavailable(task).split(': ', 1)[1]}")
         if args.all:
@@ -54,17 +55,15 @@ async def models_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _refresh(args: argparse.Namespace, settings: Settings) -> int:
-    from engine.catalogue_build import refresh
+    """Rebuild the catalogue from the Hub (HF_ENDPOINT and the hosted token are honoured);
+    descriptions of models already known are kept, since the Hub listing has none."""
+    from engine.catalogue_build import read_records, refresh, write_records
 
     out = Path(args.out or settings.experts.catalogue or SHIPPED_CATALOGUE).expanduser()
-    hosted = settings.experts.hosted
-    cards = refresh(tasks=args.task or list(TASK_SPECS), limit_per_task=args.limit,
-                    endpoint=os.environ.get("HF_ENDPOINT"), token=os.environ.get(hosted.token_env))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    import json
-
-    with out.open("w", encoding="utf-8") as fh:
-        for card in cards:
-            fh.write(json.dumps(card.to_public(), ensure_ascii=False) + "\n")
-    print(f"wrote {len(cards)} model cards to {out}")
+    known = read_records(out) if out.exists() else []
+    records = refresh(tasks=args.task or list(TASK_SPECS), limit_per_task=args.limit,
+                      endpoint=os.environ.get("HF_ENDPOINT"), token=os.environ.get(settings.experts.hosted.token_env),
+                      known=known)
+    write_records(records, out)
+    print(f"wrote {len(records)} model cards to {out}")
     return 0

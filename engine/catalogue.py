@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from engine.errors import ConfigError
 from engine.types import ModelCard
@@ -61,7 +61,7 @@ class Catalogue:
             cards_of_task.sort(key=lambda c: (-c.downloads, -c.likes, c.id))
 
     @classmethod
-    def load(cls, path: Path | None = None, extra: Iterable[ModelCard] = ()) -> "Catalogue":
+    def load(cls, path: Path | None = None, extra: Iterable[ModelCard] = ()) -> Catalogue:
         file = path or SHIPPED_CATALOGUE
         cards = read_cards(file) if file.exists() else []
         return cls([*extra, *cards])

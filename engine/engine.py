@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from engine.errors import InputError, LLMError, LLMTimeout, PlanError
 from engine.events import Done, EventCallback, PlanReady, Responding, Started
@@ -122,7 +122,7 @@ class _Clock:
         self.started = time.perf_counter()
         self.timings: dict[str, float] = {}
 
-    def __call__(self, stage: str) -> "_Stage":
+    def __call__(self, stage: str) -> _Stage:
         return _Stage(self, stage)
 
     def finish(self) -> dict[str, float]:

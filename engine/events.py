@@ -6,8 +6,8 @@ a broken status message never fails the user's request.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Union
 
 from engine.types import ModelCard, Plan, Reply, Task, TaskResult
 
@@ -54,5 +54,5 @@ class Done:
     reply: Reply
 
 
-Event = Union[Received, Started, PlanReady, TaskStarted, TaskFinished, Responding, Done]
-EventCallback = Callable[[Event], Union[Awaitable[None], None]]
+Event = Received | Started | PlanReady | TaskStarted | TaskFinished | Responding | Done
+EventCallback = Callable[[Event], Awaitable[None] | None]

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Callable, Literal, Mapping, Protocol, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal, Protocol
 
 from engine.errors import LLMBadOutput, PlanError
 from engine.llm.base import LLM, ChatMessage

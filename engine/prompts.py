@@ -6,7 +6,7 @@ flow, and so the benchmark and tests can see exactly what the LLM is told.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from engine.tasks import TASK_SPECS
 from engine.types import ModelCard, Resource, Turn

@@ -9,8 +9,8 @@ own folders: a plan that names ``/etc/passwd`` is refused, never read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from engine.errors import InputError
 from engine.tasks import TASK_SPECS

@@ -9,7 +9,7 @@ fails outright the digest alone is the reply. The user always sees what was foun
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 from engine.errors import LLMError
 from engine.llm.base import LLM, ChatMessage

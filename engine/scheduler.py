@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from engine.errors import ExpertError, InputError
 from engine.events import EventCallback, TaskFinished, TaskStarted

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Mapping, Sequence
 
 from engine.catalogue import Catalogue
 from engine.errors import LLMError
@@ -182,6 +182,6 @@ class Selector:
             if not isinstance(item, dict):
                 continue
             tid, mid = item.get("task_id"), item.get("id")
-            if tid in options and any(c.id == mid for c in options[tid]):
+            if isinstance(tid, int) and tid in options and any(c.id == mid for c in options[tid]):
                 chosen[tid] = (str(mid), str(item.get("reason") or "chosen by the controller")[:300])
         return chosen

@@ -8,8 +8,8 @@ Names are Hugging Face pipeline tags (kebab-case), as in HuggingGPT and TaskBenc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from engine.types import ResourceKind
 

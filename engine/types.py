@@ -8,9 +8,10 @@ stages can be tested on their own and the store can serialise them.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 ResourceKind = Literal["text", "image", "audio", "video", "json"]
 RESOURCE_KINDS: tuple[ResourceKind, ...] = ("text", "image", "audio", "video", "json")
@@ -66,7 +67,7 @@ class Resource:
         return out
 
     @staticmethod
-    def from_public(raw: Mapping[str, Any]) -> "Resource":
+    def from_public(raw: Mapping[str, Any]) -> Resource:
         path = raw.get("path")
         return Resource(
             kind=raw["kind"],

@@ -8,9 +8,10 @@ The scheduler only ever talks to this interface.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Protocol, Sequence
+from typing import Protocol
 
 from engine.types import ModelCard, Resource, Task
 

@@ -6,7 +6,7 @@ The per-request LLM (which counts calls) arrives in ``RunContext.extras["llm"]``
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from engine.errors import ExpertError, LLMError
 from engine.experts.base import Availability, RunContext

@@ -15,7 +15,7 @@ from tests.engine.helpers import router, stage_of
 pytestmark = pytest.mark.timeout(30)
 
 
-async def test_dm_session_uses_the_earlier_image_and_survives_a_restart(fake, openai_server, make, tmp_path):
+async def test_dm_session_uses_the_earlier_image_and_survives_a_restart(fake, openai_server, make, tmp_path):  # noqa: F811
     first = json.dumps([{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "cat.png"}}])
     second = json.dumps([
         {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "cat.png"}},

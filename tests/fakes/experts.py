@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import time
 import wave
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from PIL import Image
 
@@ -38,7 +38,7 @@ class ScriptedBackend:
     card_list: list[ModelCard] = field(default_factory=list)
 
     @classmethod
-    def for_all_tasks(cls, name: str = "builtin", **scripts: Script) -> "ScriptedBackend":
+    def for_all_tasks(cls, name: str = "builtin", **scripts: Script) -> ScriptedBackend:
         """One card per task type, id ``fake/<task>``."""
         cards = [ModelCard(id=f"fake/{t}", task=t, backend=name, downloads=1) for t in TASK_SPECS]  # type: ignore[arg-type]
         return cls(name=name, scripts={k.replace("_", "-"): v for k, v in scripts.items()}, card_list=cards)

@@ -8,7 +8,8 @@ that the task exists; ``available`` looks for the installed program or package;
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from engine.experts.base import Availability, RunContext
 from engine.tasks import TASK_SPECS
