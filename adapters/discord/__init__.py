@@ -1,7 +1,7 @@
 """Discord adapter: mentions, replies and DMs, ``/hugginggpt`` and ``/forget``, files in and out.
 
 The names below load lazily, so ``adapters.discord.settings`` (read by the config
-loader on every start) does not pull in discord.py. Set-up: docs/discord.md.
+loader on every start) does not pull in discord.py. Set-up: the README, section Discord.
 """
 
 from __future__ import annotations
