@@ -61,3 +61,8 @@ class TurnHandler(Protocol):
     async def forget(self, key: ConversationKey) -> None:
         """Clear the conversation's context (``/forget``)."""
         ...
+
+    async def knows(self, key: ConversationKey) -> bool:
+        """Whether this conversation has context, e.g. a thread the bot answered in before
+        a restart (platforms that continue threads without a mention ask this)."""
+        ...

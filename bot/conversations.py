@@ -55,6 +55,9 @@ class ConversationService:
         async with self.locks.hold(key):
             await self.store.forget(await self.store.conversation_id(key))
 
+    async def knows(self, key: ConversationKey) -> bool:
+        return await self.store.has_context(key)
+
     async def _turn(self, message: IncomingMessage, on_event: EventCallback | None) -> Outcome:
         conv = await self.store.conversation_id(message.key)
         history = await self.store.recent_turns(conv, limit=self.history_turns)

@@ -112,6 +112,16 @@ class Store:
         self._conversation_ids[key] = created
         return created
 
+    async def has_context(self, key: ConversationKey) -> bool:
+        """True when ``key``'s conversation exists and has messages since its last forget."""
+        rows = await self._db.execute_fetchall(
+            "SELECT 1 FROM conversations AS c JOIN messages AS m"
+            " ON m.conversation_id = c.id AND m.generation = c.generation"
+            " WHERE c.platform = ? AND c.workspace = ? AND c.channel = ? AND c.thread = ? LIMIT 1",
+            (key.platform, key.workspace, key.channel, key.thread),
+        )
+        return bool(list(rows))
+
     async def _conversation_row(self, params: tuple[str, str, str, str]) -> int | None:
         rows = await self._db.execute_fetchall(
             "SELECT id FROM conversations WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ?",

@@ -165,9 +165,18 @@ class SlackBot:
         thread = event.get("thread_ts")
         if not thread or (bot_user and f"<@{bot_user}" in (event.get("text") or "")):
             return  # not in a thread, or a mention (app_mention handles those)
+        # tracked, so drain() and shutdown wait for the store look-up and the turn it starts
+        self._spawn(self._continue_thread(body, event, thread, bot_user))
+
+    async def _continue_thread(
+        self, body: Mapping[str, Any], event: Mapping[str, Any], thread: str, bot_user: str
+    ) -> None:
+        """Answer a message in a thread the bot is part of: one it answered in (remembered,
+        or known to the store after a restart), or a thread under one of its own messages."""
         team = body.get("team_id") or event.get("team", "")
-        answered_here = (team, event.get("channel", ""), thread) in self.threads
-        ours = answered_here or event.get("parent_user_id") == bot_user  # a thread under our message
+        channel = event.get("channel", "")
+        ours = ((team, channel, thread) in self.threads or event.get("parent_user_id") == bot_user
+                or await self.handler.knows(ConversationKey(PLATFORM, team, channel, thread)))
         if ours and not self.events.seen(body.get("event_id", "")):
             await self._start_turn(body, event, thread_ts=thread, key_thread=thread)
 

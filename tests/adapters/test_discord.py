@@ -102,6 +102,9 @@ class ScriptedHandler:
         self.forgotten.append(key)
         self.history.pop(key, None)
 
+    async def knows(self, key: ConversationKey) -> bool:
+        return key in self.history
+
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:

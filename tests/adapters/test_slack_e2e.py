@@ -45,3 +45,35 @@ async def test_mention_with_image_then_dm_session_through_the_real_engine(fake, 
     finally:
         await close()
         await store.close()
+
+
+async def test_thread_follow_up_without_mention_continues_after_a_restart(fake, openai_server, make, tmp_path):
+    from tests.adapters.test_slack_http import CHANNEL, USER
+
+    openai_server.responder = router(["[]", "[]"])
+    engine, _ = make(openai_server.base_url)
+    ts = "1700000000.000100"
+    store = await Store.open(tmp_path / "db.sqlite3")
+    rig, close = await make_rig(fake, ConversationService(engine, store, tmp_path))
+    try:
+        await rig.event(mention(ts, f"<@{fake.bot_user_id}> my name is Ada"), "EvA")
+        await rig.bot.drain()
+    finally:
+        await close()
+        await store.close()
+
+    # a new process: the adapter's memory of threads is gone, the store still knows this one
+    store = await Store.open(tmp_path / "db.sqlite3")
+    rig, close = await make_rig(fake, ConversationService(engine, store, tmp_path))
+    follow = {"type": "message", "channel_type": "channel", "user": USER, "text": "what is my name?",
+              "ts": "1700000009.000100", "thread_ts": ts, "channel": CHANNEL}
+    try:
+        await rig.event(follow, "EvB")
+        await rig.event({**follow, "thread_ts": "1600000000.000001", "ts": "1700000010.1"}, "EvC")
+        await rig.bot.drain()
+    finally:
+        await close()
+        await store.close()
+    chats = [r for r in openai_server.requests if r["messages"][0]["content"].startswith("You are HuggingGPT, a helpful")]
+    assert len(chats) == 2  # the unknown thread was left alone
+    assert "my name is Ada" in json.dumps(chats[-1]["messages"])

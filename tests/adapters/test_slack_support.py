@@ -95,6 +95,9 @@ class ScriptedHandler:
         self.forgotten.append(key)
         self.history.pop(key, None)
 
+    async def knows(self, key: ConversationKey) -> bool:
+        return key in self.history
+
 
 def sign(body: str, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
     """Headers as Slack signs a request: v0=HMAC_SHA256(secret, "v0:{ts}:{body}")."""
