@@ -85,6 +85,13 @@ def planner_mode(settings: Settings) -> PlannerMode:
     return mode
 
 
+def responder_style(settings: Settings) -> str:
+    style = settings.responder.style
+    if style == "auto":
+        return "summary" if settings.llm.backend == "local" else "llm"
+    return style
+
+
 def build_planner(settings: Settings) -> Planner:
     from engine.picker.demos import DemoRetriever
     from engine.picker.embedder import Embedder
@@ -111,7 +118,8 @@ def build_engine(settings: Settings, llm: LLM | None = None,
     return Engine(
         llm=llm, planner=build_planner(settings), selector=selector,
         scheduler=Scheduler(backends, task_timeout=settings.experts.task_timeout),
-        responder=Responder(context_tokens=settings.planner.context_tokens),
+        responder=Responder(context_tokens=settings.planner.context_tokens,
+                            write_with_llm=responder_style(settings) == "llm"),
     )
 
 

@@ -56,6 +56,13 @@ class PlannerSettings(_Strict):
     context_tokens: int = Field(1500, ge=0, description="token budget for earlier turns")
 
 
+class ResponderSettings(_Strict):
+    style: Literal["auto", "llm", "summary"] = Field(
+        "auto", description="llm: the LLM writes the answer; summary: the results alone, no LLM call; "
+        "auto: summary for the embedded local controller, llm for an endpoint"
+    )
+
+
 class LocalExpertSettings(_Strict):
     enabled: bool = True
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
@@ -93,6 +100,7 @@ class Settings(_Strict):
     llm: LLMSettings = LLMSettings()
     data_dir: str = "~/.local/share/hugginggpt-bot"
     planner: PlannerSettings = PlannerSettings()
+    responder: ResponderSettings = ResponderSettings()
     experts: ExpertSettings = ExpertSettings()
     limits: LimitSettings = LimitSettings()
     discord: DiscordSettings = DiscordSettings()

@@ -47,19 +47,36 @@ def _short(resource: Resource) -> str:
     return f"{resource.kind} file {name}{note}"
 
 
+def summary(request: Request, results: Sequence[TaskResult]) -> str:
+    """A faithful answer built from the results alone."""
+    ok = sum(r.status == "ok" for r in results)
+    head = "Done" if ok == len(results) else f"{ok} of {len(results)} steps worked"
+    media = [o.path.name for o in reply_media(results) if o.path is not None]
+    tail = f"\nAttached: {', '.join(media)}" if media else ""
+    return f"{head}. Here is what I did:\n" + "\n".join(result_lines(results)) + tail
+
+
 def reply_media(results: Sequence[TaskResult]) -> tuple[Resource, ...]:
     """Media files the tasks generated, in task order, for the reply to carry."""
     return tuple(o for r in results if r.status == "ok" for o in r.outputs if o.kind in MEDIA_KINDS)
 
 
 class Responder:
-    def __init__(self, context_tokens: int = 1500) -> None:
+    """``write_with_llm=False`` answers with the summary of the results alone (no LLM
+    call): the right choice for tiny controllers, which were measured to invent results
+    (SmolLM2-135M described a spoken WAV as "a video game that allows you to record
+    yourself") however the results were phrased."""
+
+    def __init__(self, context_tokens: int = 1500, write_with_llm: bool = True) -> None:
         self.context_tokens = context_tokens
+        self.write_with_llm = write_with_llm
 
     async def respond(
         self, request: Request, results: Sequence[TaskResult], selections: Sequence[Selection], llm: LLM
     ) -> str:
         digest = "\n".join(result_lines(results))
+        if not self.write_with_llm:
+            return summary(request, results)
         # Plain lines, not JSON: small controllers answer far better from text (measured with
         # SmolLM2-135M: JSON payloads made it ramble, these lines made it quote the result).
         body = f"Request: {request.text}\nResults:\n" + "\n".join(_result_line(r) for r in results)

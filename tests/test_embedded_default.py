@@ -57,7 +57,7 @@ def test_read_the_text_in_this_image_aloud(tmp_path):
         assert w.getnframes() / w.getframerate() > 0.5
     assert "meeting starts at noon" in out["reply"].lower()
     assert set(out["timings"]) >= {"plan", "select", "execute", "respond", "total"}
-    assert out["llm_calls"] == 1  # the picker planned; the controller wrote the answer
+    assert out["llm_calls"] == 0  # the picker planned and the summary answered: no LLM needed
 
 
 def test_missing_attachment_is_a_clear_error(tmp_path):

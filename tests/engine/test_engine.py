@@ -244,3 +244,19 @@ async def test_invalid_model_choice_falls_back_to_the_top_ranked(openai_server, 
     outcome = await engine.run(request(tmp_path, "say hi"))
     assert outcome.selections[0].card.id == "fake/text-to-speech"
     assert "highest-ranked" in outcome.selections[0].reason
+
+
+async def test_summary_responder_answers_from_results_without_the_llm(openai_server, tmp_path, make):
+    from engine.responder import Responder
+
+    plan = json.dumps([
+        {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "page.png"}},
+        {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
+    ])
+    openai_server.responder = router([plan])
+    engine, _ = make(openai_server.base_url)
+    engine.responder = Responder(write_with_llm=False)
+    outcome = await engine.run(request(tmp_path, "Read page.png aloud", attachments=(_image(tmp_path),)))
+    assert outcome.llm_calls == 1  # planning only
+    assert outcome.reply.text.startswith("Done. Here is what I did:")
+    assert '"image-to-text(' in outcome.reply.text and "Attached: task1-0.wav" in outcome.reply.text
