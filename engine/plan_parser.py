@@ -32,20 +32,19 @@ Two conventions worth knowing downstream:
 
 from __future__ import annotations
 
-import ast
-import heapq
 import json
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.dag import CycleError, topological_order
 from engine.errors import PlanError
+from engine.json_repair import NoJSON, load_json
+from engine.references import is_only_refs, normalise_tags, ref, tag_ids
 from engine.task_aliases import canonical_task_name
 from engine.tasks import TASK_SPECS, TaskSpec
-from engine.types import GENERATED_PREFIX, Plan, ResourceKind, Task
+from engine.types import Plan, ResourceKind, Task
 
-__all__ = ["parse_plan", "plan_json_schema", "SHAPE_HINT"]
+__all__ = ["parse_plan", "SHAPE_HINT"]
 
 SHAPE_HINT = (
     "Expected: only a JSON list of tasks, for example "
@@ -56,144 +55,12 @@ SHAPE_HINT = (
     "Answer [] if no task is needed."
 )
 
-# ---------------------------------------------------------------------------
-# JSON extraction and repair
-# ---------------------------------------------------------------------------
-
-_FENCE = re.compile(r"```[\w+-]*[ \t]*\n?(.*?)```", re.S)
-_JSON_START = re.compile(r"\[\s*\{|\[\s*\]|\{")
-_TRAILING_COMMA = re.compile(r",\s*([}\]])")
-_CLOSER = {"{": "}", "[": "]"}
-
-
 def _load_json(raw: str) -> Any:
-    """The JSON value the answer most plausibly holds; PlanError when none can be read."""
-    text = _unquote(raw.strip())
-    fenced = _FENCE.search(text)
-    if fenced:
-        text = fenced.group(1).strip()
-    elif text.startswith("```"):  # an unterminated fence: drop its opening line
-        text = text.partition("\n")[2]
-    start = _JSON_START.search(text)
-    if start is None:
-        raise PlanError(f"The answer contains no JSON list of tasks. {SHAPE_HINT}")
-    body = text[start.start() :]
     try:
-        value, end = json.JSONDecoder().raw_decode(body)
-    except json.JSONDecodeError as exc:
-        first_error: Exception = exc
-    else:
-        # A bare run of objects `{...}, {...}` decodes as its first object only.
-        if not (isinstance(value, dict) and body[end:].lstrip().startswith(",")):
-            return value
-        first_error = ValueError("several objects without a surrounding list")
-    objects = _scan_objects(body)
-    if objects:
-        return objects
-    raise PlanError(f"The answer is not valid JSON ({first_error}). {SHAPE_HINT}")
-
-
-def _unquote(text: str) -> str:
-    """A plan JSON-encoded twice arrives as one JSON string holding the list."""
-    if text.startswith('"'):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            return text
-        if isinstance(value, str):
-            return value.strip()
-    return text
-
-
-def _scan_objects(body: str) -> list[Any]:
-    """Read every top-level ``{...}`` in ``body``, skipping junk (stray ``}}``, missing
-    ``[``/``]``, commas) between them and closing braces a model forgot."""
-    objects: list[Any] = []
-    index = body.find("{")
-    while index >= 0:
-        chunk, end = _balanced_chunk(body, index)
-        value = _loads_lenient(chunk)
-        if value is None:
-            raise PlanError(
-                f"Task #{len(objects) + 1} of the answer is not valid JSON: {chunk[:200]!r}. {SHAPE_HINT}"
-            )
-        objects.append(value)
-        index = body.find("{", end)
-    return objects
-
-
-def _balanced_chunk(text: str, start: int) -> tuple[str, int]:
-    """The object starting at ``start`` with its brackets balanced, and where it ended.
-
-    Closers that match nothing are dropped, missing inner closers are inserted, and an
-    object that runs into the next one (``..., {"task"`` where a key should be) or into
-    the end of the text is closed there.
-    """
-    out: list[str] = []
-    stack: list[str] = []
-    quote: str | None = None
-    i = start
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            out.append(ch)
-            if ch == "\\" and i + 1 < len(text):
-                out.append(text[i + 1])
-                i += 1
-            elif ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-            out.append(ch)
-        elif ch in _CLOSER:
-            if ch == "{" and stack and stack[-1] == "}" and _last_significant(out) == ",":
-                _strip_trailing_comma(out)
-                out.extend(reversed(stack))
-                return "".join(out), i
-            stack.append(_CLOSER[ch])
-            out.append(ch)
-        elif ch in "}]":
-            if ch in stack:
-                while stack[-1] != ch:
-                    out.append(stack.pop())
-                out.append(stack.pop())
-                if not stack:
-                    return "".join(out), i + 1
-            # else: a closer that opens nothing; drop it
-        else:
-            out.append(ch)
-        i += 1
-    if quote:
-        out.append(quote)
-    out.extend(reversed(stack))
-    return "".join(out), len(text)
-
-
-def _last_significant(chars: list[str]) -> str:
-    for ch in reversed(chars):
-        if not ch.isspace():
-            return ch
-    return ""
-
-
-def _strip_trailing_comma(chars: list[str]) -> None:
-    while chars and chars[-1].isspace():
-        chars.pop()
-    if chars and chars[-1] == ",":
-        chars.pop()
-
-
-def _loads_lenient(chunk: str) -> Any | None:
-    """JSON, then JSON without trailing commas, then a Python literal (single quotes)."""
-    for candidate in (chunk, _TRAILING_COMMA.sub(r"\1", chunk)):
-        try:
-            return json.loads(candidate)
-        except json.JSONDecodeError:
-            pass
-    try:
-        return ast.literal_eval(chunk)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
+        return load_json(raw)
+    except NoJSON as exc:
+        reason = str(exc) or "The answer contains no JSON list of tasks."
+        raise PlanError(f"{reason} {SHAPE_HINT}") from exc
 
 
 def _task_items(value: Any) -> list[Any]:
@@ -210,35 +77,6 @@ def _task_items(value: Any) -> list[Any]:
         if len(lists) == 1:
             return lists[0]
     raise PlanError(f"The answer is JSON but not a list of tasks (got {type(value).__name__}). {SHAPE_HINT}")
-
-
-# ---------------------------------------------------------------------------
-# <GENERATED>-N references
-# ---------------------------------------------------------------------------
-
-# <GENERATED>-1, <GENERATED-1>, <GENERATED>1, <generated>_1, <GENERATED>-<1>, GENERATED-1, <node-1>
-_TAG = re.compile(
-    r"[<\[]\s*(?:generated|node)\s*[>\]]?\s*[-_:]?\s*<?\s*(\d+)\s*[>\]]?"
-    r"|(?<![\w<\[])generated\s*-\s*(\d+)",
-    re.I,
-)
-_ONLY_SEPARATORS = re.compile(r"(?:[\s,;&+]|\band\b)*", re.I)
-
-
-def _tag_ids(value: str) -> list[int]:
-    return [int(m.group(1) or m.group(2)) for m in _TAG.finditer(value)]
-
-
-def _ref(task_id: int) -> str:
-    return f"{GENERATED_PREFIX}{task_id}"
-
-
-def _is_only_refs(value: str) -> bool:
-    return bool(_tag_ids(value)) and _ONLY_SEPARATORS.fullmatch(_TAG.sub("", value)) is not None
-
-
-def _normalise_tags(value: str) -> str:
-    return _TAG.sub(lambda m: _ref(int(m.group(1) or m.group(2))), value)
 
 
 # ---------------------------------------------------------------------------
@@ -291,7 +129,7 @@ class _Draft:
         return f"task {self.id} ({self.spec.name})"
 
     def ref_ids(self) -> list[int]:
-        return sorted({i for values in self.args.values() for v in values for i in _tag_ids(v)})
+        return sorted({i for values in self.args.values() for v in values for i in tag_ids(v)})
 
 
 def _read_task(position: int, item: Any, problems: list[str]) -> _Draft | None:
@@ -397,7 +235,7 @@ def _arg_values(value: Any, kind: ResourceKind) -> list[str] | None:
         if not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
             return None
         items = [str(v).strip() for v in value if str(v).strip()]
-        if kind == "text" and not all(_is_only_refs(v) for v in items):
+        if kind == "text" and not all(is_only_refs(v) for v in items):
             return [" ".join(items)] if items else []
         return [x for v in items for x in _arg_values(v, kind) or []]
     if not isinstance(value, str):
@@ -405,11 +243,11 @@ def _arg_values(value: Any, kind: ResourceKind) -> list[str] | None:
     text = value.strip()
     if not text:
         return []
-    if _is_only_refs(text):
-        return [_ref(i) for i in _tag_ids(text)]
-    if kind != "text" and _tag_ids(text):  # "the image <GENERATED>-1": only the reference is usable
-        return [_ref(i) for i in _tag_ids(text)]
-    return [_normalise_tags(text)]
+    if is_only_refs(text):
+        return [ref(i) for i in tag_ids(text)]
+    if kind != "text" and tag_ids(text):  # "the image <GENERATED>-1": only the reference is usable
+        return [ref(i) for i in tag_ids(text)]
+    return [normalise_tags(text)]
 
 
 # ---------------------------------------------------------------------------
@@ -427,7 +265,7 @@ def _fill_from_dep(draft: _Draft, by_id: dict[int, _Draft]) -> None:
         for dep in draft.declared_dep:
             producer = by_id.get(dep)
             if dep != draft.id and dep not in used and producer and arg.kind in producer.spec.outputs:
-                draft.args[arg.name] = [_ref(dep)]
+                draft.args[arg.name] = [ref(dep)]
                 used.add(dep)
                 break
 
@@ -467,21 +305,21 @@ def _split_multi(drafts: list[_Draft]) -> list[_Draft]:
 def _check_references(draft: _Draft, by_id: dict[int, _Draft], problems: list[str]) -> None:
     for name, values in draft.args.items():
         kind = draft.spec.input_kinds[name]
-        for ref_id in _tag_ids(values[0]):
+        for ref_id in tag_ids(values[0]):
             producer = by_id.get(ref_id)
             if ref_id == draft.id:
                 problems.append(
-                    f'{draft.label}: argument "{name}" refers to its own output {_ref(ref_id)}; '
+                    f'{draft.label}: argument "{name}" refers to its own output {ref(ref_id)}; '
                     "a task can only use the outputs of other tasks."
                 )
             elif producer is None:
                 problems.append(
-                    f'{draft.label}: argument "{name}" refers to {_ref(ref_id)}, but no task has id {ref_id} '
+                    f'{draft.label}: argument "{name}" refers to {ref(ref_id)}, but no task has id {ref_id} '
                     f"(ids in the plan: {', '.join(str(i) for i in sorted(by_id))})."
                 )
             elif kind not in producer.spec.outputs:
                 problems.append(
-                    f'{draft.label}: argument "{name}" needs {kind}, but {_ref(ref_id)} is the output of '
+                    f'{draft.label}: argument "{name}" needs {kind}, but {ref(ref_id)} is the output of '
                     f"{producer.label}, which produces only {', '.join(producer.spec.outputs)}."
                 )
 
@@ -489,40 +327,14 @@ def _check_references(draft: _Draft, by_id: dict[int, _Draft], problems: list[st
 def _topological(drafts: list[_Draft]) -> list[_Draft]:
     """Producers before consumers, otherwise in the order the model wrote them."""
     by_id = {d.id: d for d in drafts}
-    deps = {d.id: set(d.ref_ids()) & by_id.keys() for d in drafts}
-    users: dict[int, list[int]] = {d.id: [] for d in drafts}
-    for consumer, producers in deps.items():
-        for producer in producers:
-            users[producer].append(consumer)
-    waiting = {i: len(p) for i, p in deps.items()}
-    ready = [(by_id[i].position, i) for i, n in waiting.items() if n == 0]
-    heapq.heapify(ready)
-    order: list[_Draft] = []
-    while ready:
-        _, task_id = heapq.heappop(ready)
-        order.append(by_id[task_id])
-        for consumer in users[task_id]:
-            waiting[consumer] -= 1
-            if waiting[consumer] == 0:
-                heapq.heappush(ready, (by_id[consumer].position, consumer))
-    if len(order) < len(drafts):
-        cycle = _find_cycle({i: deps[i] for i, n in waiting.items() if n > 0})
+    try:
+        order = topological_order({d.id: (d.position, set(d.ref_ids()) & by_id.keys()) for d in drafts})
+    except CycleError as exc:
         raise PlanError(
-            f"The plan is invalid: tasks {' -> '.join(map(str, cycle))} depend on each other in a cycle; "
+            f"The plan is invalid: tasks {' -> '.join(map(str, exc.cycle))} depend on each other in a cycle; "
             f"a task can only use outputs of tasks that do not depend on it. {SHAPE_HINT}"
-        )
-    return order
-
-
-def _find_cycle(deps: dict[int, set[int]]) -> list[int]:
-    """One cycle among tasks that never became ready (each waits on another of them)."""
-    node = min(deps)
-    seen: list[int] = []
-    while node not in seen:
-        seen.append(node)
-        node = min(p for p in deps[node] if p in deps)
-    cycle = seen[seen.index(node) :]
-    return [*cycle, node]
+        ) from exc
+    return [by_id[i] for i in order]
 
 
 def _fail(problems: list[str]) -> PlanError:
@@ -567,31 +379,3 @@ def parse_plan(raw: str, *, max_tasks: int = 16) -> Plan:
         for d in _topological(drafts)
     )
     return Plan(tasks=tasks)
-
-
-def plan_json_schema(task_names: Sequence[str], max_tasks: int, with_model: bool = False) -> dict[str, Any]:
-    """JSON Schema of a plan, for constrained decoding (response_format, llama.cpp grammars).
-
-    It fixes the shape and the task vocabulary; references and kinds are still checked
-    by ``parse_plan``, which a schema cannot express. ``with_model`` allows an optional
-    "model" per task, for a planner that also chooses models.
-    """
-    properties: dict[str, Any] = {
-        "task": {"type": "string", "enum": list(task_names)},
-        "id": {"type": "integer", "minimum": 0},
-        "dep": {"type": "array", "items": {"type": "integer"}},
-        "args": {"type": "object", "additionalProperties": {"type": "string"}},
-    }
-    if with_model:
-        properties["model"] = {"type": "string"}
-    return {
-        "title": "plan",
-        "type": "array",
-        "maxItems": max_tasks,
-        "items": {
-            "type": "object",
-            "properties": properties,
-            "required": ["task", "id", "dep", "args"],
-            "additionalProperties": False,
-        },
-    }

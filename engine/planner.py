@@ -20,7 +20,8 @@ from typing import Literal, Protocol
 
 from engine.errors import LLMBadOutput, PlanError
 from engine.llm.base import LLM, ChatMessage
-from engine.plan_parser import parse_plan, plan_json_schema
+from engine.plan_parser import parse_plan
+from engine.plan_schema import plan_json_schema
 from engine.prompts import (
     PLAN_MODELS,
     PLAN_RETRY,

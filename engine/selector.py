@@ -22,6 +22,7 @@ from dataclasses import replace
 from engine.catalogue import Catalogue
 from engine.errors import LLMError
 from engine.experts.base import ExpertBackend
+from engine.json_repair import NoJSON, load_json
 from engine.llm.base import LLM, ChatMessage
 from engine.types import ModelCard, Plan, Selection, Task
 
@@ -173,8 +174,8 @@ class Selector:
         ]
         try:
             raw = await llm.complete(messages, json_schema=SELECT_SCHEMA, max_tokens=120 * len(tasks))
-            data = json.loads(raw[raw.find("{"): raw.rfind("}") + 1])
-        except (LLMError, ValueError) as exc:
+            data = load_json(raw)
+        except (LLMError, NoJSON) as exc:
             log.info("model choice fell back to ranking: %s", exc)
             return {}
         chosen: dict[int, tuple[str, str]] = {}

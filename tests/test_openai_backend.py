@@ -9,7 +9,7 @@ import pytest
 from engine.errors import ConfigError, LLMBadOutput, LLMTimeout, LLMUnavailable
 from engine.llm.base import ChatMessage
 from engine.llm.openai_backend import DUMMY_API_KEY, OpenAILLM
-from engine.plan_parser import plan_json_schema
+from engine.plan_schema import plan_json_schema
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, unused_port
 
 HELLO = [ChatMessage("system", "be brief"), ChatMessage("user", "hello")]

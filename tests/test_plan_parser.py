@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import PlanError
-from engine.plan_parser import parse_plan, plan_json_schema
+from engine.plan_parser import parse_plan
+from engine.plan_schema import plan_json_schema
 from engine.task_aliases import TASK_ALIASES, canonical_task_name
 from engine.tasks import TASK_SPECS
 from engine.types import Plan

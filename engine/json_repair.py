@@ -1,0 +1,154 @@
+"""Read the JSON value an LLM most plausibly meant.
+
+Models wrap JSON in code fences and prose, drop or double brackets, leave trailing
+commas, use Python's single quotes, encode it twice, or write a run of objects with
+no surrounding list. ``load_json`` undoes those; it does not guess at content.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from typing import Any
+
+__all__ = ["NoJSON", "load_json"]
+
+
+class NoJSON(ValueError):
+    """No JSON value could be read; the message (possibly empty) says where it broke."""
+
+
+
+_FENCE = re.compile(r"```[\w+-]*[ \t]*\n?(.*?)```", re.S)
+_JSON_START = re.compile(r"\[\s*\{|\[\s*\]|\{")
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+_CLOSER = {"{": "}", "[": "]"}
+
+
+def load_json(raw: str) -> Any:
+    """The JSON value the answer most plausibly holds; NoJSON when none can be read."""
+    text = _unquote(raw.strip())
+    fenced = _FENCE.search(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    elif text.startswith("```"):  # an unterminated fence: drop its opening line
+        text = text.partition("\n")[2]
+    start = _JSON_START.search(text)
+    if start is None:
+        raise NoJSON("")
+    body = text[start.start() :]
+    try:
+        value, end = json.JSONDecoder().raw_decode(body)
+    except json.JSONDecodeError as exc:
+        first_error: Exception = exc
+    else:
+        # A bare run of objects `{...}, {...}` decodes as its first object only.
+        if not (isinstance(value, dict) and body[end:].lstrip().startswith(",")):
+            return value
+        first_error = ValueError("several objects without a surrounding list")
+    objects = _scan_objects(body)
+    if objects:
+        return objects
+    raise NoJSON(f"The answer is not valid JSON ({first_error}).")
+
+
+def _unquote(text: str) -> str:
+    """A plan JSON-encoded twice arrives as one JSON string holding the list."""
+    if text.startswith('"'):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return text
+        if isinstance(value, str):
+            return value.strip()
+    return text
+
+
+def _scan_objects(body: str) -> list[Any]:
+    """Read every top-level ``{...}`` in ``body``, skipping junk (stray ``}}``, missing
+    ``[``/``]``, commas) between them and closing braces a model forgot."""
+    objects: list[Any] = []
+    index = body.find("{")
+    while index >= 0:
+        chunk, end = _balanced_chunk(body, index)
+        value = _loads_lenient(chunk)
+        if value is None:
+            raise NoJSON(f"Task #{len(objects) + 1} of the answer is not valid JSON: {chunk[:200]!r}.")
+        objects.append(value)
+        index = body.find("{", end)
+    return objects
+
+
+def _balanced_chunk(text: str, start: int) -> tuple[str, int]:
+    """The object starting at ``start`` with its brackets balanced, and where it ended.
+
+    Closers that match nothing are dropped, missing inner closers are inserted, and an
+    object that runs into the next one (``..., {"task"`` where a key should be) or into
+    the end of the text is closed there.
+    """
+    out: list[str] = []
+    stack: list[str] = []
+    quote: str | None = None
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            out.append(ch)
+            if ch == "\\" and i + 1 < len(text):
+                out.append(text[i + 1])
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+            out.append(ch)
+        elif ch in _CLOSER:
+            if ch == "{" and stack and stack[-1] == "}" and _last_significant(out) == ",":
+                _strip_trailing_comma(out)
+                out.extend(reversed(stack))
+                return "".join(out), i
+            stack.append(_CLOSER[ch])
+            out.append(ch)
+        elif ch in "}]":
+            if ch in stack:
+                while stack[-1] != ch:
+                    out.append(stack.pop())
+                out.append(stack.pop())
+                if not stack:
+                    return "".join(out), i + 1
+            # else: a closer that opens nothing; drop it
+        else:
+            out.append(ch)
+        i += 1
+    if quote:
+        out.append(quote)
+    out.extend(reversed(stack))
+    return "".join(out), len(text)
+
+
+def _last_significant(chars: list[str]) -> str:
+    for ch in reversed(chars):
+        if not ch.isspace():
+            return ch
+    return ""
+
+
+def _strip_trailing_comma(chars: list[str]) -> None:
+    while chars and chars[-1].isspace():
+        chars.pop()
+    if chars and chars[-1] == ",":
+        chars.pop()
+
+
+def _loads_lenient(chunk: str) -> Any | None:
+    """JSON, then JSON without trailing commas, then a Python literal (single quotes)."""
+    for candidate in (chunk, _TRAILING_COMMA.sub(r"\1", chunk)):
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError:
+            pass
+    try:
+        return ast.literal_eval(chunk)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
