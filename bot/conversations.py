@@ -83,7 +83,7 @@ class ConversationService:
         if warnings:
             outcome = replace(outcome, reply=replace(outcome.reply, warnings=(*outcome.reply.warnings, *warnings)))
         await self.store.add_message(conv, "assistant", outcome.reply.text, outcome.reply.media)
-        await self.store.record_request(conv, user_id, text, outcome)
+        self.store.log_request(conv, user_id, text, outcome)
         return outcome
 
     async def _run_engine(self, request: Request, on_event: EventCallback | None) -> Outcome:

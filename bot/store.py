@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -45,8 +46,28 @@ _PRAGMAS = (
 _REQUEST_JSON_FIELDS = ("plan", "selections", "results", "media", "warnings", "timings")
 
 
+RECENT_CACHED = 64  # turns kept in memory per conversation
+RECENT_CONVERSATIONS = 4096  # conversations whose recent turns are kept in memory
+LOG_BATCH_SECONDS = 0.02  # how long request-log rows wait to share one INSERT
+
+_INSERT_REQUEST = (
+    "INSERT INTO requests (conversation_id, message_id, text, plan, plan_source, selections,"
+    " results, reply, media, warnings, error, llm_calls, timings, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _request_row(conv_id: int, message_id: int | None, text: str, outcome: Outcome) -> tuple[Any, ...]:
+    public = outcome.to_public()
+    return (
+        conv_id, message_id, text, _dumps(public["plan"]), public["plan_source"], _dumps(public["selections"]),
+        _dumps(public["results"]), public["reply"], _dumps(public["media"]), _dumps(public["warnings"]),
+        public["error"], public["llm_calls"], _dumps(public["timings"]), time.time(),
+    )
 
 
 class Store:
@@ -59,6 +80,13 @@ class Store:
         # ids never change once created (forget bumps a generation instead), so a turn
         # need not ask SQLite for them again: one round trip less per turn
         self._conversation_ids: dict[ConversationKey, int] = {}
+        # The last turns of recently active conversations. This process is the only
+        # writer, so the cache stays exact; a turn then reads its context with no trip
+        # to SQLite. ``complete`` means the deque holds every message since the last forget.
+        self._recent: OrderedDict[int, tuple[deque[Turn], bool]] = OrderedDict()
+        # Request-log rows waiting for one batched INSERT (off the turn's path).
+        self._pending: list[tuple[Any, ...]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -76,6 +104,7 @@ class Store:
         return cls(db, path)
 
     async def close(self) -> None:
+        await self.flush()
         await self._db.close()
 
     async def __aenter__(self) -> Store:
@@ -132,6 +161,7 @@ class Store:
 
     async def forget(self, conv_id: int) -> None:
         """Clear the context: later ``recent_turns`` start empty; old messages are deleted."""
+        await self.flush()  # logged requests first: their rows point at messages deleted here
         async with self._tx_lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -148,6 +178,7 @@ class Store:
                 await self._db.execute("ROLLBACK")
                 raise
             await self._db.execute("COMMIT")
+        self._remember(conv_id, deque(maxlen=RECENT_CACHED), complete=True)
 
     # messages --------------------------------------------------------------------
 
@@ -167,15 +198,24 @@ class Store:
         )
         if not rows:
             raise KeyError(f"no conversation with id {conv_id}")
+        cached = self._recent.get(conv_id)
+        if cached is not None:
+            cached[0].append(Turn(role=role, text=text, resources=tuple(resources)))
         return int(rows[0][0])
 
     async def recent_turns(self, conv_id: int, limit: int = 40) -> list[Turn]:
         """The last ``limit`` messages since the last forget, oldest first."""
+        limit = max(0, limit)
+        cached = self._recent.get(conv_id)
+        if cached is not None and (cached[1] or len(cached[0]) >= limit):
+            self._recent.move_to_end(conv_id)
+            return list(cached[0])[-limit:] if limit else []
+        fetch = max(limit, RECENT_CACHED)
         rows = await self._db.execute_fetchall(
             "SELECT m.role, m.text, m.resources FROM messages AS m"
             " JOIN conversations AS c ON c.id = m.conversation_id AND c.generation = m.generation"
             " WHERE m.conversation_id = ? ORDER BY m.id DESC LIMIT ?",
-            (conv_id, max(0, limit)),
+            (conv_id, fetch),
         )
         turns = [
             Turn(
@@ -186,7 +226,14 @@ class Store:
             for role, text, resources in rows
         ]
         turns.reverse()
-        return turns
+        self._remember(conv_id, deque(turns, maxlen=RECENT_CACHED), complete=len(turns) < fetch)
+        return turns[-limit:] if limit else []
+
+    def _remember(self, conv_id: int, turns: deque[Turn], complete: bool) -> None:
+        self._recent[conv_id] = (turns, complete and len(turns) < RECENT_CACHED)
+        self._recent.move_to_end(conv_id)
+        while len(self._recent) > RECENT_CONVERSATIONS:
+            self._recent.popitem(last=False)
 
     async def message_count(self) -> int:
         rows = list(await self._db.execute_fetchall("SELECT COUNT(*) FROM messages"))
@@ -196,34 +243,29 @@ class Store:
 
     async def record_request(self, conv_id: int, message_id: int | None, text: str, outcome: Outcome) -> int:
         """Keep what one request did (plan, choices, results, timings, error) for later study."""
-        public = outcome.to_public()
-        rows = list(
-            await self._db.execute_fetchall(
-                "INSERT INTO requests (conversation_id, message_id, text, plan, plan_source, selections,"
-                " results, reply, media, warnings, error, llm_calls, timings, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    conv_id,
-                    message_id,
-                    text,
-                    _dumps(public["plan"]),
-                    public["plan_source"],
-                    _dumps(public["selections"]),
-                    _dumps(public["results"]),
-                    public["reply"],
-                    _dumps(public["media"]),
-                    _dumps(public["warnings"]),
-                    public["error"],
-                    public["llm_calls"],
-                    _dumps(public["timings"]),
-                    time.time(),
-                ),
-            )
-        )
+        rows = list(await self._db.execute_fetchall(_INSERT_REQUEST + " RETURNING id",
+                                                    _request_row(conv_id, message_id, text, outcome)))
         return int(rows[0][0])
+
+    def log_request(self, conv_id: int, message_id: int | None, text: str, outcome: Outcome) -> None:
+        """Like ``record_request``, but batched: rows of many turns go in one INSERT shortly
+        after, so the log costs a turn no round trip. ``flush``/``close`` write what waits."""
+        self._pending.append(_request_row(conv_id, message_id, text, outcome))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(LOG_BATCH_SECONDS)
+        await self.flush()
+
+    async def flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            await self._db.executemany(_INSERT_REQUEST, batch)
 
     async def requests(self, conv_id: int) -> list[dict[str, Any]]:
         """The conversation's request log, oldest first, JSON columns decoded."""
+        await self.flush()
         cursor = await self._db.execute(
             "SELECT id, conversation_id, message_id, text, plan, plan_source, selections, results,"
             " reply, media, warnings, error, llm_calls, timings, created_at"

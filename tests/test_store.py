@@ -201,3 +201,29 @@ async def test_record_request_round_trip(store: Store, tmp_path: Path) -> None:
     await store.forget(conv)  # the request log outlives /forget; its message link does not
     rows = await store.requests(conv)
     assert len(rows) == 2 and rows[0]["message_id"] is None
+
+
+async def test_recent_turns_cache_stays_exact(tmp_path):
+    """The in-memory context must always equal what SQLite holds."""
+    from engine.types import Outcome, Reply
+
+    store = await Store.open(tmp_path / "db.sqlite3")
+    key = ConversationKey("terminal", "local", "cache")
+    conv = await store.conversation_id(key)
+    for i in range(70):
+        await store.add_message(conv, "user" if i % 2 == 0 else "assistant", f"m{i}")
+    cached = await store.recent_turns(conv, limit=50)
+    store._recent.clear()
+    fresh = await store.recent_turns(conv, limit=50)
+    assert [t.text for t in cached] == [t.text for t in fresh] == [f"m{i}" for i in range(20, 70)]
+    # a limit larger than the cache falls back to SQLite
+    assert len(await store.recent_turns(conv, limit=70)) == 70
+    msg = await store.add_message(conv, "user", "last")
+    store.log_request(conv, msg, "last", Outcome(Reply("ok")))
+    await store.forget(conv)  # flushes the pending log row before deleting its message
+    assert await store.recent_turns(conv) == []
+    await store.add_message(conv, "user", "after")
+    assert [t.text for t in await store.recent_turns(conv)] == ["after"]
+    rows = await store.requests(conv)
+    assert rows[-1]["text"] == "last" and rows[-1]["message_id"] is None
+    await store.close()
