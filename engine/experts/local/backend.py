@@ -61,7 +61,10 @@ class LocalBackend:
         video_frames: int | None = None,
         runners: Iterable[Runner] | None = None,
     ) -> None:
-        self.device: Device = resolve_device(device)
+        self._preference = device
+        self._device: Device | None = None
+        if device not in ("auto", "cpu"):  # an explicit GPU is checked now, with a clear error
+            self._device = resolve_device(device)
         self.models_dir = Path(models_dir).expanduser() if models_dir else None
         self.offline = env_offline() if offline is None else offline
         self.options = RunOptions(diffusion_steps=diffusion_steps, max_new_tokens=max_new_tokens,
@@ -70,7 +73,21 @@ class LocalBackend:
             {r.task: r for r in runners} if runners is not None else default_runners()
         )
         self.cache = ModelCache(memory_budget_mb, on_evict=self._free_accelerator)
-        self._gate = DeviceGate(self.device)
+        self._gate_instance: DeviceGate | None = None
+
+    @property
+    def device(self) -> Device:
+        """Resolved on first use: finding out means importing torch (1.5 s), which a bot
+        whose requests never reach a local model should not pay at start-up."""
+        if self._device is None:
+            self._device = resolve_device(self._preference)
+        return self._device
+
+    @property
+    def _gate(self) -> DeviceGate:
+        if self._gate_instance is None:
+            self._gate_instance = DeviceGate(self.device)
+        return self._gate_instance
 
     # ------------------------------------------------------------------ catalogue side
 
