@@ -211,11 +211,13 @@ class LocalBackend:
             raise ExpertError(f"{card.id} failed on {card.task}: {type(exc).__name__}: {_short(exc)}") from exc
 
     def _free_accelerator(self) -> None:
-        if self.device.name == "cuda":
+        if self._device is None:  # never resolved: nothing was ever loaded
+            return
+        if self._device.name == "cuda":
             import torch
 
             torch.cuda.empty_cache()
-        elif self.device.name == "mps":
+        elif self._device.name == "mps":
             import torch
 
             torch.mps.empty_cache()
