@@ -137,12 +137,18 @@ class Planner:
         schema = {"type": "object", "properties": {"tasks": tasks_schema},
                   "required": ["tasks"], "additionalProperties": False}
         max_tokens = 90 * self.max_tasks
-        raw = await llm.complete(messages, json_schema=schema, max_tokens=max_tokens)
+        raw = ""
         try:
+            # a local model cut off mid-JSON raises LLMBadOutput: retried like a rejected plan,
+            # so hybrid mode still falls back to the picker's plan
+            raw = await llm.complete(messages, json_schema=schema, max_tokens=max_tokens)
             plan = parse_plan(raw, max_tasks=self.max_tasks)
-        except PlanError as first:
+        except (PlanError, LLMBadOutput) as first:
             log.info("plan rejected, retrying with the error: %s", first)
-            messages += [ChatMessage("assistant", raw[:4000]), ChatMessage("user", PLAN_RETRY.format(error=first))]
+            messages += [
+                ChatMessage("assistant", raw[:4000] or "(no valid JSON)"),
+                ChatMessage("user", PLAN_RETRY.format(error=first)),
+            ]
             try:
                 raw = await llm.complete(messages, json_schema=schema, max_tokens=max_tokens)
                 plan = parse_plan(raw, max_tasks=self.max_tasks)

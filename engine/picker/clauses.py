@@ -9,6 +9,7 @@ picker can fill task arguments with them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 FILE_KINDS: dict[str, str] = {
@@ -43,6 +44,12 @@ _SPLITS = [
         re.I,
     ),
     re.compile(r"\s+and\s+(?=\w+ing\s+(?:a|an|the|it|them|this|that|some|its|their)\b)", re.I),
+    # "a shorter version of the text and an image that represents it": a second deliverable
+    re.compile(
+        r"\s+and\s+(?=an? (?:\w+ )?(?:image|picture|photo|video|illustration|audio file|recording)\s+"
+        r"(?:that|which|of|showing|depicting|representing|based|to)\b)",
+        re.I,
+    ),
     re.compile(r",?\s+and\s+(?=(?:then\s+|also\s+)?(?:I\s+(?:want|would|need|also)|I'd|I'm|please)\b)", re.I),
 ]
 
@@ -87,9 +94,32 @@ def _protect(text: str) -> tuple[str, list[Literal_]]:
         kind = file_kind(inner) if _FILE.fullmatch(inner) else None
         return keep(Literal_(kind or "text", inner, kind is not None))
 
-    text = _QUOTE.sub(quote, text)
+    text = _sub_quotes(text, quote)
     text = _FILE.sub(lambda m: keep(Literal_(FILE_KINDS[m.group(2).lower()], m.group(1), True)), text)
     return text, literals
+
+
+_NESTED = re.compile(r"(?<![\w])['\"‘“](?=\w)")
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z])")
+
+
+def _sub_quotes(text: str, quote: Callable[[re.Match[str]], str]) -> str:
+    """``_QUOTE.sub``, except that a quote holding another quote ("description: 'Change the car
+    to red. Make sure to classify it, then answer: 'What is it?''") ends at its first sentence:
+    the rest is the user's instructions, not the quoted text."""
+    out, pos = [], 0
+    while (m := _QUOTE.search(text, pos)) is not None:
+        out.append(text[pos : m.start()])
+        nested = _NESTED.search(m.group(2))
+        end = _SENTENCE_END.search(m.group(2), 0, nested.start()) if nested else None
+        if end is not None:
+            cut = m.start(2) + end.end()
+            out.append(quote(_QUOTE.match(text[m.start() : cut] + m.group(1), 0)))  # type: ignore[arg-type]
+            pos = cut
+        else:
+            out.append(quote(m))
+            pos = m.end()
+    return "".join(out) + text[pos:]
 
 
 _SENTINEL = re.compile(r"\x00(\d+)\x00")
@@ -108,7 +138,8 @@ _DOUBLED = re.compile(
 
 def _mask(part: str, literals: list[Literal_]) -> str:
     masked = _SENTINEL.sub(lambda m: "the " + _label(literals[int(m.group(1))]), part)
-    masked = _DOUBLED.sub(lambda m: (m.group(1) or "the ") + m.group(2), masked)
+    masked = _DOUBLED.sub(lambda m: (m.group(1) or "") + m.group(2), masked)
+    masked = re.sub(r"\bthe the (image|audio|video|text) (?:\1|file)\b", r"the \1", masked)
     return re.sub(r"\ban? the\b", "the", masked)
 
 

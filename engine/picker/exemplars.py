@@ -29,6 +29,7 @@ EXEMPLARS: dict[str, tuple[str, ...]] = {
         "tag the parts of speech",
         "classify the tokens",
         "extract the people and locations mentioned",
+        "tell me the dates, times and places mentioned",
         "label each word in the text",
     ),
     "text2text-generation": (
@@ -47,6 +48,7 @@ EXEMPLARS: dict[str, tuple[str, ...]] = {
         "condense the document into a few sentences",
         "I need a shorter version of the text",
         "summarize the key ideas",
+        "help me understand the main points of the article",
         "provide a summary",
     ),
     "translation": (
@@ -90,6 +92,7 @@ EXEMPLARS: dict[str, tuple[str, ...]] = {
         "compare the text with the reference text",
         "give me a similarity score",
         "check how similar the new text is to the original",
+        "how similar is the response to the original prompt",
         "are these sentences the same in meaning",
     ),
     "tabular-classification": (
@@ -108,6 +111,7 @@ EXEMPLARS: dict[str, tuple[str, ...]] = {
         "label the image",
         "recognize what is shown in the photo",
         "classify the edited image",
+        "identify the image",
     ),
     "object-detection": (
         "detect the objects in the image",

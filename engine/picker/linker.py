@@ -34,9 +34,9 @@ class RequestContext:
 
 _REFER = re.compile(
     r"\b(?:it|its|them|their|that|these|those|the results?|the outputs?|the answer|based on|"
-    r"the (?:edited|modified|generated|new|transformed|resulting|segmented|translated|summari[sz]ed|transcribed|"
+    r"(?:the|this) (?:edited|modified|generated|new|transformed|resulting|segmented|translated|summari[sz]ed|transcribed|"
     r"detected|classified|extracted|enhanced|stylized|final|depth-estimated|updated|paraphrased|same|returned|"
-    r"cleaned|separated|converted|created|produced|spoken|new))\b",
+    r"cleaned|separated|converted|created|produced|spoken|new|visuali[sz]ed))\b",
     re.I,
 )
 _NOUN_TASKS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
@@ -55,7 +55,7 @@ _NOUN_TASKS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
             "image-classification object-detection tabular-classification text-classification audio-classification",
         ),
         (r"\b(?:edited|modified) ", "image-editing"),
-        (r"\bgenerated (?:image|picture)", "text-to-image"),
+        (r"\bgenerated (?:image|picture)|\bvisuali[sz]ed", "text-to-image"),
         (r"\bgenerated text|\bnew text|\bextended text", "text-generation"),
         (r"depth", "depth-estimation"),
         (r"segment", "image-segmentation"),
@@ -79,23 +79,25 @@ _TRANSFORMERS = {"audio-to-audio", "image-to-image", "image-editing"}
 _QUESTION_TASKS = {"visual-question-answering", "document-question-answering", "question-answering"}
 
 
-_SEQUENCE = re.compile(r"^(?:and )?(?:then|after that|afterwards|next|finally|lastly|subsequently)\b", re.I)
+_TEXT_SOURCE = re.compile(
+    r"\b(?:based on|according to|using|use|with|from|following|reflect\w*|match\w*) (?:the|this|that|its|their|these) "
+    r"(?:\w+ )?(?:answer|transcri\w*|caption|text|description|result|output|summary|translation|labels?|class\w*|"
+    r"instructions?|information|response|words|prompt|category|topic)",
+    re.I,
+)
+_AFTER = re.compile(r"^(?:after|once|when|having) \w+ing\b|^(?:and )?(?:then|after that|afterwards|next)\b", re.I)
+
+
+def named_tasks(text: str) -> set[str]:
+    """Tasks whose output the words name ("the caption", "the visualized content")."""
+    return {t for pattern, tasks in _NOUN_TASKS if pattern.search(text) for t in tasks}
 
 
 def refers_back(text: str) -> bool:
     return bool(_REFER.search(text))
 
 
-def continues(steps: Sequence[Step], k: int, kind: str) -> bool:
-    """ "..., then segment the image": a sequence word right after a step that made ``kind``."""
-    return (
-        k > 0
-        and bool(_SEQUENCE.match(steps[k].clause.text))
-        and kind in TASK_SPECS[steps[k - 1].task].outputs
-    )
-
-
-def _producer(steps: Sequence[Step], k: int, kind: str, used: set[int]) -> int | None:
+def _producer(steps: Sequence[Step], k: int, kind: str, used: set[int], strict: bool = False) -> int | None:
     """The earlier step whose output of ``kind`` this clause most likely means."""
     candidates = [
         j for j in range(k - 1, -1, -1) if kind in TASK_SPECS[steps[j].task].outputs and j not in used
@@ -103,17 +105,34 @@ def _producer(steps: Sequence[Step], k: int, kind: str, used: set[int]) -> int |
     if not candidates:
         return None
     # depth maps, masks and entity lists are end results; a later step reads them only when it says so
-    plain = [j for j in candidates if steps[j].task not in _BY_NAME_ONLY]
+    plain = [j for j in candidates if steps[j].task not in _BY_NAME_ONLY | _QUESTION_TASKS]
     forced = steps[k].feeds_from
     if forced is not None and forced in candidates:
         return forced
     text = steps[k].clause.text
     for pattern, tasks in _NOUN_TASKS:
-        if pattern.search(text):
+        m = pattern.search(text)
+        # "the text obtained from the segmented image": the word names an image, not this kind
+        if m and not (kind != "image" and _IMAGE_NEXT.match(text, m.end())):
             named = [j for j in candidates if steps[j].task in tasks]
             if named:
-                return named[0]
-    return (plain or candidates)[0]
+                return _last_form(steps, named[0], k, kind, used)
+    if strict and not plain and not (_AFTER.match(text) and candidates[0] == k - 1):
+        return None  # the request has its own text: an entity list or answer is read only when named
+    return _last_form(steps, (plain or candidates)[0], k, kind, used)
+
+
+_IMAGE_NEXT = re.compile(r"[\w-]*\s+(?:image|picture|photo)\b", re.I)
+
+
+def _last_form(steps: Sequence[Step], j: int, k: int, kind: str, used: set[int]) -> int:
+    """ "a response ... but in French", then "the response": the translated (or otherwise
+    modified) form the clause itself asked for, not the step before its modifier."""
+    for m in range(j + 1, k):
+        if steps[m].feeds_from == j and steps[m].clause is steps[j].clause and m not in used:
+            if kind in TASK_SPECS[steps[m].task].outputs:
+                j = m
+    return j
 
 
 def _media_arg(steps: Sequence[Step], k: int, kind: str, ctx: RequestContext, used: set[int]) -> str | None:
@@ -126,11 +145,23 @@ def _media_arg(steps: Sequence[Step], k: int, kind: str, ctx: RequestContext, us
         return own[0]
     if producer is not None and (refers_back(clause.text) or not ctx.files.get(kind)):
         return _ref(producer, used)
-    if continues(steps, k, kind) and k - 1 not in used:
-        return _ref(k - 1, used)
+    latest = None if own else _latest_version(steps, k, kind, used)
+    if latest is not None:
+        return _ref(latest, used)
     if ctx.files.get(kind):
         return ctx.files[kind][0]
     return _ref(producer, used) if producer is not None else None
+
+
+def _latest_version(steps: Sequence[Step], k: int, kind: str, used: set[int]) -> int | None:
+    """ "enhance the audio, separate the speakers, and transcribe the speech": once the user's
+    image or audio has been edited or enhanced, a plain "the image" means the latest version."""
+    if re.search(r"\boriginal\b", steps[k].clause.text, re.I):
+        return None
+    for j in range(k - 1, -1, -1):
+        if steps[j].task in _TRANSFORMERS and kind in TASK_SPECS[steps[j].task].outputs:
+            return None if j in used else j
+    return None
 
 
 def _names_file(text: str) -> bool:
@@ -144,12 +175,16 @@ def _text_arg(steps: Sequence[Step], k: int, ctx: RequestContext, used: set[int]
     clause = step.clause
     quotes = clause.quotes
     if step.task in _QUESTION_TASKS and name == "text":
+        if step.feeds_from is not None and not quotes:
+            return _ref(step.feeds_from, used)
         return quotes[0] if quotes else clause.raw
     if step.task == "sentence-similarity":
         return _similarity_arg(steps, k, ctx, used, name)
-    producer = _producer(steps, k, "text", used)
+    producer = _producer(steps, k, "text", used, strict=bool(ctx.quotes or ctx.files.get("text")))
     if step.feeds_from is not None and producer == step.feeds_from:
         return _ref(producer, used)
+    if step.task == "image-editing" and not _TEXT_SOURCE.search(clause.text):
+        producer = None  # "modify the car colour to blue": the clause is the instruction
     if quotes and not (producer is not None and refers_back(clause.text)):
         return quotes[0] if name != "text2" or len(quotes) < 2 else quotes[1]
     if producer is not None:
@@ -178,8 +213,12 @@ def _similarity_arg(steps: Sequence[Step], k: int, ctx: RequestContext, used: se
         return (
             clause.quotes[0] if used else (clause.quotes[1] if len(clause.quotes) > 1 else clause.quotes[0])
         )
-    if re.search(r"\boriginal|\bmy text|\bthe input", clause.text, re.I) and ctx.quotes:
-        return ctx.quotes[0]
+    if re.search(r"\boriginal|\bmy text|\bthe input", clause.text, re.I):
+        if ctx.quotes:
+            return ctx.quotes[0]
+        first = next((j for j in range(k) if "text" in TASK_SPECS[steps[j].task].outputs and j not in used), None)
+        if first is not None:
+            return _ref(first, used)
     if producer is not None:
         return _ref(producer, used)
     return ctx.quotes[1] if len(ctx.quotes) > 1 else (ctx.quotes[0] if ctx.quotes else clause.raw)

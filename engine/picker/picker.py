@@ -22,12 +22,20 @@ import numpy as np
 from engine.picker.clauses import Clause, file_kind, split_clauses
 from engine.picker.embedder import Embedder
 from engine.picker.exemplars import NO_TASK, exemplar_table
-from engine.picker.linker import RequestContext, Step, build_tasks, refers_back
+from engine.picker.linker import RequestContext, Step, build_tasks, named_tasks, refers_back
 from engine.picker.rules import CONVERTERS, adjust, source_kinds, target_language, wants_speech
 from engine.tasks import TASK_SPECS
-from engine.types import Plan, Resource
+from engine.types import Plan, Resource, Task
 
 _RESTATES = re.compile(r"^(?:after|once|when)\b", re.I)
+_ANSWER_MINE = re.compile(r"\banswer (?:my|the|this) (?:question|query)\W*$", re.I)
+# "I have an audio file containing a description of how to modify my image": the
+# recording holds the words a later step needs, so transcribe it first
+_SPOKEN_TEXT = re.compile(
+    r"\b(?:audio|recording|voice)\b.*\b(?:describ\w*|description|instructions?|ask\w*|question|query|prompt|"
+    r"request|command|how (?:I want )?to)\b",
+    re.I,
+)
 
 
 class TaskPicker:
@@ -71,6 +79,8 @@ class TaskPicker:
             return None
         if _RESTATES.match(clause.text) and any(s.task == task for s in steps):
             return None
+        if _ANSWER_MINE.search(clause.text) and not clause.quotes and any(s.task == task for s in steps):
+            return None  # "... a question about it: '...'. Please answer my question": planned already
         if steps and steps[-1].task == task and task not in _SELF_CHAINING:
             if not refers_back(clause.text):
                 return None
@@ -85,18 +95,27 @@ class TaskPicker:
         ctx = _context(text, clauses, attachments)
         available = {kind for kind, names in ctx.files.items() if names} | {"text"}
         steps: list[Step] = []
+        spoken: int | None = None  # an ASR step whose transcript the next step reads
         for clause, scores in zip(clauses, self.clause_scores(clauses), strict=False):
             adjust(scores, clause.text, clause.quotes, available)
+            if spoken is not None and spoken == len(steps) - 1 and max(scores, key=scores.__getitem__) == steps[-1].task:
+                continue  # "... that describes an object. Convert it into text": transcribed already
             task = self._choose(scores, clause, steps)
             if task is None:
+                if spoken is None and _SPOKEN_TEXT.search(clause.text) and ctx.files.get("audio"):
+                    spoken = len(steps)
+                    steps.append(Step(CONVERTERS["audio"], clause))
                 continue
-            for step in _expand(task, clause, steps):
+            expanded = _expand(task, clause, steps, set(ctx.files))
+            if spoken is not None and spoken == len(steps) - 1 and _reads_text(expanded[0].task):
+                expanded[0] = Step(expanded[0].task, expanded[0].clause, feeds_from=spoken)
+            for step in expanded:
                 steps.append(step)
                 available.update(TASK_SPECS[step.task].outputs)
         if not steps:
             return None
         steps = _add_missing_converter(steps, ctx)
-        return Plan(build_tasks(steps[: self.max_tasks], ctx), source="picker")
+        return Plan(_runnable(steps[: self.max_tasks], ctx), source="picker")
 
 
 _SELF_CHAINING = {"audio-to-audio", "image-to-image", "image-editing"}
@@ -120,7 +139,29 @@ def _add_missing_converter(steps: list[Step], ctx: RequestContext) -> list[Step]
     return steps
 
 
-def _expand(task: str, clause: Clause, steps: Sequence[Step]) -> list[Step]:
+def _reads_text(task: str) -> bool:
+    return any(a.kind == "text" and a.required for a in TASK_SPECS[task].inputs)
+
+
+def _runnable(steps: list[Step], ctx: RequestContext) -> tuple[Task, ...]:
+    """The built tasks, less any step whose required input nothing in the request can fill
+    ("classify the audio" with no audio and no step that makes one): the plan must parse."""
+    while True:
+        tasks = build_tasks(steps, ctx)
+        bad = next(
+            (t.id for t in tasks if any(a.required and not t.args.get(a.name) for a in TASK_SPECS[t.task].inputs)),
+            None,
+        )
+        if bad is None or len(steps) == 1:
+            return tasks if bad is None else ()
+        steps = [
+            Step(s.task, s.clause, None if s.feeds_from in (None, bad) else s.feeds_from - (s.feeds_from > bad))
+            for i, s in enumerate(steps)
+            if i != bad
+        ]
+
+
+def _expand(task: str, clause: Clause, steps: Sequence[Step], have: set[str]) -> list[Step]:
     """The clause's task plus what it implies: a converter before, speech or translation after."""
     out: list[Step] = []
     spec = TASK_SPECS[task]
@@ -128,8 +169,14 @@ def _expand(task: str, clause: Clause, steps: Sequence[Step]) -> list[Step]:
     file_kinds = {lit.kind for lit in clause.literals if lit.is_file}
     made = {k for s in steps for k in TASK_SPECS[s.task].outputs}
     for kind in sorted(source_kinds(clause.text, file_kinds)):
-        if kind not in kinds_in and "text" in kinds_in and kind not in made and not refers_back(clause.text):
+        if kind in have and kind not in kinds_in and "text" in kinds_in and kind not in made and not refers_back(clause.text):
             out.append(Step(CONVERTERS[kind], clause))
+    last = steps[-1] if steps else None
+    if not out and last is not None and _reads_text(task) and last.task in named_tasks(clause.text):
+        # "how similar the visualized content is to ...": a text step about an earlier image reads it first
+        made_last = [k for k in TASK_SPECS[last.task].outputs if k in CONVERTERS]
+        if "text" not in TASK_SPECS[last.task].outputs and made_last:
+            out.append(Step(CONVERTERS[made_last[0]], clause, feeds_from=len(steps) - 1))
     main_index = len(steps) + len(out)
     out.append(Step(task, clause, feeds_from=main_index - 1 if len(out) else None))
     if task != "text-to-speech" and wants_speech(clause.text) and "text" in spec.outputs:

@@ -31,7 +31,7 @@ KEYWORD_RULES: tuple[tuple[re.Pattern[str], str, float], ...] = (
     ),
     (
         _R(
-            r"\b(?:generate|draw|create|make|paint|render|produce|design|give me)\s+(?:an?|new|some|one|\d+|another)\b[^,.]{0,25}?\b(?:image|picture|photo|illustration|drawing)s?\b(?! (?:description|caption))|\bvisuali[sz]|\bimage of\b"
+            r"\b(?:generate|draw|create|make|paint|render|produce|design|give me)\s+(?:an?|new|some|one|\d+|another)\b(?:(?!descri|caption|text\b)[^,.]){0,25}?\b(?:image|picture|photo|illustration|drawing)s?\b(?! (?:description|caption))|\bvisuali[sz](?:e|ing|ation)\b|\bimage of\b"
         ),
         "text-to-image",
         0.25,
@@ -43,13 +43,14 @@ KEYWORD_RULES: tuple[tuple[re.Pattern[str], str, float], ...] = (
     ),
     (_R(r"\btable\b|\btabular"), "tabular-classification", 0.12),
     (_R(r"\bsimilar|\bsimilarity|\bcompare\b"), "sentence-similarity", 0.15),
+    (_R(r"\bhow similar\b|\bsimilarity (?:score|between)"), "sentence-similarity", 0.1),
     (_R(r"\bdepth|\bhow deep|\bhow far"), "depth-estimation", 0.15),
     (_R(r"\bsegment"), "image-segmentation", 0.15),
     (_R(r"\bemotion|\bcategory\b|kind of (?:sound|audio)|\bsound type"), "audio-classification", 0.08),
     (_R(r"\bnoise|\benhance|\bseparat|\baudio quality"), "audio-to-audio", 0.12),
     (
         _R(
-            r"\bcaption|\bdescri\w+ (?:of )?(?:the |this |that )?(?:\w+ )?(?:image|picture|photo)|\bextract\b[^,.]{0,20}\btext\b|\bread the text"
+            r"\bcaption|\bdescri\w+ (?:of )?(?:the |this |that )?(?:\w+ )?(?:image|picture|photo)|\bextract\w*\b[^,.]{0,25}\btext\b|\bread the text"
         ),
         "image-to-text",
         0.12,
@@ -81,6 +82,7 @@ _BASED_ON = _R(
 )
 _DOCUMENT = _R(r"\b(?:document|article|invoice|receipt|form|page|scan\w*|letter)\b")
 _QUESTION = _R(r"\bquestion\b|\banswer\b|\?")
+_ANSWER = _R(r"\banswer (?:this|the|my|a|following)\b")
 _SPOKEN = _R(
     r"\baloud\b|out loud|\bread (?:it |them )?out\b|\b(?:with|as|in) (?:an? )?(?:spoken|audio|voice)\b|\bspoken (?:result|answer|version|reply|summary)"
 )
@@ -114,8 +116,10 @@ def adjust(scores: dict[str, float], clause: str, quotes: Iterable[str], availab
         scores[NO_TASK] = scores.get(NO_TASK, 0.0) - 0.1
         documentish = _DOCUMENT.search(low) or any(_DOCUMENT.search(q.lower()) for q in quotes)
         if "image" in available and not _BASED_ON.search(low):
-            best = "document-question-answering" if documentish else "visual-question-answering"
-            scores[best] = scores.get(best, 0.0) + 0.2
+            visual = "visual question" in low
+            best = "document-question-answering" if documentish and not visual else "visual-question-answering"
+            # "answer this question: ..." names the task outright, more than "objects" or "class" in it
+            scores[best] = scores.get(best, 0.0) + 0.2 + 0.1 * bool(_ANSWER.search(own))
             scores["question-answering"] = scores.get("question-answering", 0.0) - 0.1
         else:
             scores["question-answering"] = scores.get("question-answering", 0.0) + 0.08
