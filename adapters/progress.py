@@ -24,12 +24,17 @@ class ProgressView:
 
     def apply(self, event: Event) -> None:
         if isinstance(event, Received):
-            self.header = (f"Queued behind {event.queued_behind} earlier message(s)…"
-                           if event.queued_behind else "Working on it…")
+            self.header = (
+                f"Queued behind {event.queued_behind} earlier message(s)…"
+                if event.queued_behind
+                else "Working on it…"
+            )
         elif isinstance(event, Started):
             self.header = "Planning…"
         elif isinstance(event, PlanReady):
-            self.header = f"Plan: {len(event.plan.tasks)} task(s)" if event.plan.tasks else "Answering directly…"
+            self.header = (
+                f"Plan: {len(event.plan.tasks)} task(s)" if event.plan.tasks else "Answering directly…"
+            )
             for t in event.plan.tasks:
                 self.lines[t.id] = (t.task, "", "pending")
         elif isinstance(event, TaskStarted):

@@ -40,8 +40,10 @@ def read_attachment(path: str, max_bytes: int) -> IncomingFile:
         raise InputError(f"{path}: not a regular file")
     size = file.stat().st_size
     if size > max_bytes:
-        raise InputError(f"{path}: {size / 1048576:.1f} MB is over the {max_bytes / 1048576:.0f} MB limit "
-                         "(limits.max_attachment_mb)")
+        raise InputError(
+            f"{path}: {size / 1048576:.1f} MB is over the {max_bytes / 1048576:.0f} MB limit "
+            "(limits.max_attachment_mb)"
+        )
     try:
         return IncomingFile(name=file.name, data=file.read_bytes())
     except OSError as exc:
@@ -52,9 +54,11 @@ def describe_event(event: Event) -> str | None:
     if isinstance(event, PlanReady):
         if not event.plan.tasks:
             return "plan: no tools needed, answering directly"
-        steps = [f"  #{t.id} {t.task}({', '.join(f'{k}={v!r}' for k, v in t.args.items())})"
-                 + (f" after {', '.join(f'#{d}' for d in t.dep)}" if t.dep else "")
-                 for t in event.plan.tasks]
+        steps = [
+            f"  #{t.id} {t.task}({', '.join(f'{k}={v!r}' for k, v in t.args.items())})"
+            + (f" after {', '.join(f'#{d}' for d in t.dep)}" if t.dep else "")
+            for t in event.plan.tasks
+        ]
         return f"plan ({event.plan.source}):\n" + "\n".join(steps)
     if isinstance(event, TaskStarted):
         return f"  ▶ #{event.task.id} {event.task.task} via {event.card.id if event.card else '?'}"
@@ -80,8 +84,9 @@ def format_reply(outcome: Outcome) -> str:
 
 
 class TerminalChat:
-    def __init__(self, handler: TurnHandler, key: ConversationKey, max_bytes: int,
-                 out: TextIO = sys.stdout) -> None:
+    def __init__(
+        self, handler: TurnHandler, key: ConversationKey, max_bytes: int, out: TextIO = sys.stdout
+    ) -> None:
         self.handler, self.key, self.max_bytes, self.out = handler, key, max_bytes, out
         self.pending: list[IncomingFile] = []
 
@@ -115,7 +120,7 @@ class TerminalChat:
             self.pending.clear()
             self._print("Context cleared.")
         elif line.startswith("/attach"):
-            path = line[len("/attach"):].strip()
+            path = line[len("/attach") :].strip()
             try:
                 self.pending.append(read_attachment(path, self.max_bytes))
                 self._print(f"attached {Path(path).name} ({len(self.pending)} file(s) for the next message)")
@@ -138,8 +143,16 @@ def _read_line() -> str | None:
         return None
 
 
-async def ask_once(handler: TurnHandler, key: ConversationKey, text: str, attach: Sequence[str],
-                   max_bytes: int, as_json: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+async def ask_once(
+    handler: TurnHandler,
+    key: ConversationKey,
+    text: str,
+    attach: Sequence[str],
+    max_bytes: int,
+    as_json: bool,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
     """One request through the full pipeline; exit code 0 on a reply, 2 on bad input."""
     try:
         files = tuple(read_attachment(p, max_bytes) for p in attach)

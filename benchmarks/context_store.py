@@ -127,4 +127,3 @@ def _rows(messages: int, conversations: int, now: float) -> Iterator[tuple[int, 
             _RESOURCE if n % 20 == 0 else "[]",
             now + n * 1e-3,
         )
-

@@ -45,8 +45,12 @@ def build_llm(settings: Settings) -> LLM:
         from engine.llm.openai_backend import OpenAILLM
 
         return OpenAILLM(
-            base_url=cfg.base_url, model=cfg.model, api_key=os.environ.get(cfg.api_key_env),
-            timeout=cfg.timeout, max_retries=cfg.max_retries, api_key_env=cfg.api_key_env,
+            base_url=cfg.base_url,
+            model=cfg.model,
+            api_key=os.environ.get(cfg.api_key_env),
+            timeout=cfg.timeout,
+            max_retries=cfg.max_retries,
+            api_key_env=cfg.api_key_env,
         )
     from engine.llm.local_backend import LocalLLM
 
@@ -63,7 +67,8 @@ def build_backends(settings: Settings, llm: LLM) -> dict[str, ExpertBackend]:
         from engine.experts.local.backend import LocalBackend
 
         backends["local"] = LocalBackend(
-            device=local.device, memory_budget_mb=local.memory_budget_mb,
+            device=local.device,
+            memory_budget_mb=local.memory_budget_mb,
             models_dir=Path(local.models_dir).expanduser() if local.models_dir else None,
         )
     hosted = settings.experts.hosted
@@ -71,8 +76,11 @@ def build_backends(settings: Settings, llm: LLM) -> dict[str, ExpertBackend]:
         from engine.experts.hosted import HostedBackend
 
         backends["hosted"] = HostedBackend(
-            token_env=hosted.token_env, provider=hosted.provider, base_url=hosted.base_url,
-            max_wait_loading=hosted.max_wait_loading, max_retries=hosted.max_retries,
+            token_env=hosted.token_env,
+            provider=hosted.provider,
+            base_url=hosted.base_url,
+            max_wait_loading=hosted.max_wait_loading,
+            max_retries=hosted.max_retries,
         )
     backends["llm"] = ControllerBackend(llm.name)
     return backends
@@ -101,12 +109,19 @@ def build_planner(settings: Settings) -> Planner:
     embedder = Embedder()  # one MiniLM for the picker and the demo retriever, loaded on first use
     picker = TaskPicker(embedder) if mode in ("picker", "hybrid") else None
     demos = DemoRetriever(embedder) if mode in ("llm", "hybrid") and settings.planner.demos else None
-    return Planner(mode, picker=picker, demos=demos, n_demos=settings.planner.demos,
-                   max_tasks=settings.planner.max_tasks, context_tokens=settings.planner.context_tokens)
+    return Planner(
+        mode,
+        picker=picker,
+        demos=demos,
+        n_demos=settings.planner.demos,
+        max_tasks=settings.planner.max_tasks,
+        context_tokens=settings.planner.context_tokens,
+    )
 
 
-def build_engine(settings: Settings, llm: LLM | None = None,
-                 backends: dict[str, ExpertBackend] | None = None) -> Engine:
+def build_engine(
+    settings: Settings, llm: LLM | None = None, backends: dict[str, ExpertBackend] | None = None
+) -> Engine:
     llm = llm or build_llm(settings)
     backends = backends if backends is not None else build_backends(settings, llm)
     catalogue_path = Path(settings.experts.catalogue).expanduser() if settings.experts.catalogue else None
@@ -116,10 +131,13 @@ def build_engine(settings: Settings, llm: LLM | None = None,
         choose = settings.llm.backend == "openai"
     selector = Selector(catalogue, backends, top_k=settings.experts.top_k, choose_with_llm=choose)
     return Engine(
-        llm=llm, planner=build_planner(settings), selector=selector,
+        llm=llm,
+        planner=build_planner(settings),
+        selector=selector,
         scheduler=Scheduler(backends, task_timeout=settings.experts.task_timeout),
-        responder=Responder(context_tokens=settings.planner.context_tokens,
-                            write_with_llm=responder_style(settings) == "llm"),
+        responder=Responder(
+            context_tokens=settings.planner.context_tokens, write_with_llm=responder_style(settings) == "llm"
+        ),
     )
 
 
@@ -131,9 +149,12 @@ async def open_runtime(settings: Settings, engine: Engine | None = None) -> Asyn
     engine = engine or build_engine(settings)
     limits = settings.limits
     service = ConversationService(
-        engine, store, data_dir,
+        engine,
+        store,
+        data_dir,
         max_attachment_bytes=int(limits.max_attachment_mb * 1024 * 1024),
-        max_attachments=limits.max_attachments, max_request_chars=limits.max_request_chars,
+        max_attachments=limits.max_attachments,
+        max_request_chars=limits.max_request_chars,
     )
     runtime = Runtime(settings, engine, store, service)
     try:

@@ -14,7 +14,9 @@ from engine.errors import ConfigError, EngineError
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hugginggpt-bot", description="HuggingGPT: an LLM plans, expert models do the work.")
+    p = argparse.ArgumentParser(
+        prog="hugginggpt-bot", description="HuggingGPT: an LLM plans, expert models do the work."
+    )
     p.add_argument("--config", help="YAML config (default: configs/default.yaml)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -52,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         settings = load_settings(args.config)
         return asyncio.run(_dispatch(args, settings))
@@ -86,14 +90,17 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             await TerminalChat(rt.service, conversation_key(args.conversation), max_bytes).run()
             return 0
         if args.command == "ask":
-            return await ask_once(rt.service, conversation_key(args.conversation), args.text, args.attach,
-                                  max_bytes, args.json)
+            return await ask_once(
+                rt.service, conversation_key(args.conversation), args.text, args.attach, max_bytes, args.json
+            )
         if args.command == "discord":
             from adapters.discord import run_discord
 
             token = os.environ.get(settings.discord.token_env)
             if not token:
-                raise ConfigError(f"discord: set the bot token in the environment variable {settings.discord.token_env}")
+                raise ConfigError(
+                    f"discord: set the bot token in the environment variable {settings.discord.token_env}"
+                )
             await run_discord(settings.discord, rt.service, token)
             return 0
         if args.command == "slack":

@@ -28,7 +28,9 @@ class LLMSettings(_Strict):
     backend: Literal["local", "openai"] = "local"
     # openai backend: any OpenAI-compatible server
     base_url: str | None = None
-    model: str = Field("smollm2-135m-instruct", description="model name (openai) or embedded model id (local)")
+    model: str = Field(
+        "smollm2-135m-instruct", description="model name (openai) or embedded model id (local)"
+    )
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
@@ -58,8 +60,9 @@ class PlannerSettings(_Strict):
 
 class ResponderSettings(_Strict):
     style: Literal["auto", "llm", "summary"] = Field(
-        "auto", description="llm: the LLM writes the answer; summary: the results alone, no LLM call; "
-        "auto: summary for the embedded local controller, llm for an endpoint"
+        "auto",
+        description="llm: the LLM writes the answer; summary: the results alone, no LLM call; "
+        "auto: summary for the embedded local controller, llm for an endpoint",
     )
 
 

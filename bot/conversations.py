@@ -63,8 +63,13 @@ class ConversationService:
         history = await self.store.recent_turns(conv, limit=self.history_turns)
         conversation_dir = self.artifacts / message.key.slug()
         turn_dir = conversation_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        ingested = ingest_files(message.files, turn_dir / "in", self.max_attachment_bytes,
-                                self.max_attachments, self.max_request_chars)
+        ingested = ingest_files(
+            message.files,
+            turn_dir / "in",
+            self.max_attachment_bytes,
+            self.max_attachments,
+            self.max_request_chars,
+        )
         warnings = [*message.warnings, *ingested.warnings]
         text = message.text.strip()
         for name, content in ingested.texts:
@@ -76,12 +81,18 @@ class ConversationService:
         if not text and not ingested.resources:
             outcome = Outcome(reply=Reply(text="Send me a request in words, with files if you like."))
         else:
-            request = Request(text=text or "(files only)", artifact_dir=turn_dir / "out",
-                              attachments=tuple(ingested.resources), history=tuple(history),
-                              allowed_roots=(conversation_dir,))
+            request = Request(
+                text=text or "(files only)",
+                artifact_dir=turn_dir / "out",
+                attachments=tuple(ingested.resources),
+                history=tuple(history),
+                allowed_roots=(conversation_dir,),
+            )
             outcome = await self._run_engine(request, on_event)
         if warnings:
-            outcome = replace(outcome, reply=replace(outcome.reply, warnings=(*outcome.reply.warnings, *warnings)))
+            outcome = replace(
+                outcome, reply=replace(outcome.reply, warnings=(*outcome.reply.warnings, *warnings))
+            )
         await self.store.add_message(conv, "assistant", outcome.reply.text, outcome.reply.media)
         self.store.log_request(conv, user_id, text, outcome)
         return outcome
@@ -91,5 +102,7 @@ class ConversationService:
             return await self.engine.run(request, on_event)
         except Exception as exc:  # a bug must not lose the turn: store it and tell the user
             log.exception("engine crashed on a request")
-            return Outcome(reply=Reply(text=f"Sorry, something went wrong on my side ({type(exc).__name__})."),
-                           error=f"{type(exc).__name__}: {exc}")
+            return Outcome(
+                reply=Reply(text=f"Sorry, something went wrong on my side ({type(exc).__name__})."),
+                error=f"{type(exc).__name__}: {exc}",
+            )

@@ -44,7 +44,9 @@ def ingest_files(
             out.warnings.append(f"{label}: left out, at most {max_files} files per message")
             continue
         if len(incoming.data) > max_bytes:
-            out.warnings.append(f"{label}: left out, it is {_mb(len(incoming.data))} and the limit is {_mb(max_bytes)}")
+            out.warnings.append(
+                f"{label}: left out, it is {_mb(len(incoming.data))} and the limit is {_mb(max_bytes)}"
+            )
             continue
         if not incoming.data:
             out.warnings.append(f"{label}: left out, the file is empty")

@@ -39,7 +39,9 @@ async def models_command(args: argparse.Namespace, settings: Settings) -> int:
             runnable += 1
             print(f"{task}: can run")
             for card in cards:
-                note = "  (downloads on first use)" if backends[card.backend].availability(card).download else ""
+                note = (
+                    "  (downloads on first use)" if backends[card.backend].availability(card).download else ""
+                )
                 print(f"    {card.backend:8} {card.id}{note}")
         else:
             print(f"{task}: cannot run: {selector.why_unavailable(task).split(': ', 1)[1]}")
@@ -61,9 +63,13 @@ def _refresh(args: argparse.Namespace, settings: Settings) -> int:
 
     out = Path(args.out or settings.experts.catalogue or SHIPPED_CATALOGUE).expanduser()
     known = read_records(out) if out.exists() else []
-    records = refresh(tasks=args.task or list(TASK_SPECS), limit_per_task=args.limit,
-                      endpoint=os.environ.get("HF_ENDPOINT"), token=os.environ.get(settings.experts.hosted.token_env),
-                      known=known)
+    records = refresh(
+        tasks=args.task or list(TASK_SPECS),
+        limit_per_task=args.limit,
+        endpoint=os.environ.get("HF_ENDPOINT"),
+        token=os.environ.get(settings.experts.hosted.token_env),
+        known=known,
+    )
     write_records(records, out)
     print(f"wrote {len(records)} model cards to {out}")
     return 0

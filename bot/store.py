@@ -64,9 +64,20 @@ def _dumps(value: Any) -> str:
 def _request_row(conv_id: int, message_id: int | None, text: str, outcome: Outcome) -> tuple[Any, ...]:
     public = outcome.to_public()
     return (
-        conv_id, message_id, text, _dumps(public["plan"]), public["plan_source"], _dumps(public["selections"]),
-        _dumps(public["results"]), public["reply"], _dumps(public["media"]), _dumps(public["warnings"]),
-        public["error"], public["llm_calls"], _dumps(public["timings"]), time.time(),
+        conv_id,
+        message_id,
+        text,
+        _dumps(public["plan"]),
+        public["plan_source"],
+        _dumps(public["selections"]),
+        _dumps(public["results"]),
+        public["reply"],
+        _dumps(public["media"]),
+        _dumps(public["warnings"]),
+        public["error"],
+        public["llm_calls"],
+        _dumps(public["timings"]),
+        time.time(),
     )
 
 
@@ -243,8 +254,11 @@ class Store:
 
     async def record_request(self, conv_id: int, message_id: int | None, text: str, outcome: Outcome) -> int:
         """Keep what one request did (plan, choices, results, timings, error) for later study."""
-        rows = list(await self._db.execute_fetchall(_INSERT_REQUEST + " RETURNING id",
-                                                    _request_row(conv_id, message_id, text, outcome)))
+        rows = list(
+            await self._db.execute_fetchall(
+                _INSERT_REQUEST + " RETURNING id", _request_row(conv_id, message_id, text, outcome)
+            )
+        )
         return int(rows[0][0])
 
     def log_request(self, conv_id: int, message_id: int | None, text: str, outcome: Outcome) -> None:

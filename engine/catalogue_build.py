@@ -93,10 +93,24 @@ def licence_of(meta: Mapping[str, Any] | None, tags: Iterable[str] = ()) -> str 
     return None
 
 
-def card_record(model_id: str, task: str, *, downloads: Any = 0, likes: Any = 0, description: str = "",
-                licence: str | None = None) -> dict[str, Any]:
-    return {"id": model_id, "task": task, "backend": "local", "downloads": int(downloads or 0),
-            "likes": int(likes or 0), "description": description, "licence": licence}
+def card_record(
+    model_id: str,
+    task: str,
+    *,
+    downloads: Any = 0,
+    likes: Any = 0,
+    description: str = "",
+    licence: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": model_id,
+        "task": task,
+        "backend": "local",
+        "downloads": int(downloads or 0),
+        "likes": int(likes or 0),
+        "description": description,
+        "licence": licence,
+    }
 
 
 def from_jarvis_line(raw: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -111,8 +125,14 @@ def from_jarvis_line(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     description = clean_description(raw.get("description"))
     if description.lower() in _JUNK or len(description) < 12:  # failed README fetches, bare titles
         description = metadata_description(str(task), meta)
-    return card_record(str(raw["id"]), str(task), downloads=raw.get("downloads"), likes=raw.get("likes"),
-                       description=description, licence=licence_of(meta, tags))
+    return card_record(
+        str(raw["id"]),
+        str(task),
+        downloads=raw.get("downloads"),
+        likes=raw.get("likes"),
+        description=description,
+        licence=licence_of(meta, tags),
+    )
 
 
 def sort_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -195,27 +215,39 @@ def refresh(
         if task not in TASK_SPECS:
             raise ConfigError(f"unknown task {task!r}; known: {', '.join(sorted(TASK_SPECS))}")
         try:
-            infos = list(api.list_models(pipeline_tag=task, sort="downloads", limit=limit_per_task,
-                                         expand=["downloads", "likes", "tags", "cardData", "library_name",
-                                                 "pipeline_tag"]))
+            infos = list(
+                api.list_models(
+                    pipeline_tag=task,
+                    sort="downloads",
+                    limit=limit_per_task,
+                    expand=["downloads", "likes", "tags", "cardData", "library_name", "pipeline_tag"],
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - any client/network failure, reported with the endpoint
             where = endpoint or constants.ENDPOINT
             raise ConfigError(f"cannot list {task} models from {where}: {type(exc).__name__}: {exc}") from exc
         for info in infos:
             card: Any = getattr(info, "card_data", None)
             meta = card.to_dict() if hasattr(card, "to_dict") else dict(card or {})
-            records.append(card_record(
-                info.id, task, downloads=info.downloads, likes=info.likes,
-                description=descriptions.get((info.id, task))
-                or metadata_description(task, meta, getattr(info, "library_name", None)),
-                licence=licence_of(meta, info.tags or []),
-            ))
+            records.append(
+                card_record(
+                    info.id,
+                    task,
+                    downloads=info.downloads,
+                    likes=info.likes,
+                    description=descriptions.get((info.id, task))
+                    or metadata_description(task, meta, getattr(info, "library_name", None)),
+                    licence=licence_of(meta, info.tags or []),
+                )
+            )
         log.info("%s: %d models", task, len(infos))
     return sort_records(records)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.catalogue_build", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m engine.catalogue_build", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--out", type=Path, default=SHIPPED_CATALOGUE, help="catalogue file to write")
     parser.add_argument("--from-jarvis", type=Path, help="build from the reference's p0_models.jsonl")
     parser.add_argument("--refresh", action="store_true", help="rebuild from the Hugging Face Hub")
@@ -231,8 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.from_jarvis:
             records = build_from_jarvis(args.from_jarvis)
         else:
-            records = refresh(args.tasks, args.limit, args.endpoint, os.environ.get(args.token_env),
-                              known=read_records(args.out))
+            records = refresh(
+                args.tasks,
+                args.limit,
+                args.endpoint,
+                os.environ.get(args.token_env),
+                known=read_records(args.out),
+            )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

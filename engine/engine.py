@@ -62,8 +62,14 @@ class Engine:
             else:
                 with clock("execute"):
                     results = await self.scheduler.execute(
-                        plan, selections, request_files(request), _roots(request), request.artifact_dir,
-                        request_text=request.text, on_event=on_event, extras={"llm": llm},
+                        plan,
+                        selections,
+                        request_files(request),
+                        _roots(request),
+                        request.artifact_dir,
+                        request_text=request.text,
+                        on_event=on_event,
+                        extras={"llm": llm},
                         why_unavailable=missing,
                     )
                 await emit(on_event, Responding())
@@ -76,8 +82,13 @@ class Engine:
             reply, error = Reply(text=_apology(exc)), str(exc)
         await emit(on_event, Done(reply))
         return Outcome(
-            reply=reply, plan=plan, selections=tuple(_chosen(selections)), results=tuple(results),
-            llm_calls=llm.calls, timings=clock.finish(), error=error,
+            reply=reply,
+            plan=plan,
+            selections=tuple(_chosen(selections)),
+            results=tuple(results),
+            llm_calls=llm.calls,
+            timings=clock.finish(),
+            error=error,
         )
 
     def _choices_for_planner(self) -> dict[str, list] | None:
@@ -138,4 +149,6 @@ class _Stage:
         self.t0 = time.perf_counter()
 
     def __exit__(self, *exc: object) -> None:
-        self.clock.timings[self.stage] = self.clock.timings.get(self.stage, 0.0) + time.perf_counter() - self.t0
+        self.clock.timings[self.stage] = (
+            self.clock.timings.get(self.stage, 0.0) + time.perf_counter() - self.t0
+        )

@@ -19,7 +19,6 @@ class NoJSON(ValueError):
     """No JSON value could be read; the message (possibly empty) says where it broke."""
 
 
-
 _FENCE = re.compile(r"```[\w+-]*[ \t]*\n?(.*?)```", re.S)
 _JSON_START = re.compile(r"\[\s*\{|\[\s*\]|\{")
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")

@@ -56,7 +56,7 @@ def sniff(data: bytes) -> Sniffed | None:
     if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[:3] != b"\xff\xd8\xff":
         return Sniffed("audio", "audio/mpeg", ".mp3")
     for offset, magic, found in _MAGIC:
-        if head[offset:offset + len(magic)] == magic:
+        if head[offset : offset + len(magic)] == magic:
             if found.mime == "application/pdf":
                 return None  # documents as PDF need a renderer we do not ship; say so
             return found

@@ -55,6 +55,7 @@ SHAPE_HINT = (
     "Answer [] if no task is needed."
 )
 
+
 def _load_json(raw: str) -> Any:
     try:
         return load_json(raw)
@@ -158,8 +159,14 @@ def _read_task(position: int, item: Any, problems: list[str]) -> _Draft | None:
     if args is None:
         return None
     model = item.get("model")
-    return _Draft(position, task_id, spec, args, _read_dep(item.get("dep")),
-                  model.strip() if isinstance(model, str) and model.strip() else None)
+    return _Draft(
+        position,
+        task_id,
+        spec,
+        args,
+        _read_dep(item.get("dep")),
+        model.strip() if isinstance(model, str) and model.strip() else None,
+    )
 
 
 def _read_id(value: Any) -> int | None:
@@ -297,7 +304,9 @@ def _split_multi(drafts: list[_Draft]) -> list[_Draft]:
             else:
                 new_id, next_id = next_id, next_id + 1
             args = {k: ([value] if k == multi else list(v)) for k, v in draft.args.items()}
-            copies.append(_Draft(draft.position, new_id, draft.spec, args, list(draft.declared_dep), draft.model))
+            copies.append(
+                _Draft(draft.position, new_id, draft.spec, args, list(draft.declared_dep), draft.model)
+            )
         pending[:0] = copies
     return out
 
@@ -374,8 +383,13 @@ def parse_plan(raw: str, *, max_tasks: int = 16) -> Plan:
             f"Combine or drop steps. {SHAPE_HINT}"
         )
     tasks = tuple(
-        Task(id=d.id, task=d.spec.name, args={k: v[0] for k, v in d.args.items()}, dep=tuple(d.ref_ids()),
-             model=d.model)
+        Task(
+            id=d.id,
+            task=d.spec.name,
+            args={k: v[0] for k, v in d.args.items()},
+            dep=tuple(d.ref_ids()),
+            model=d.model,
+        )
         for d in _topological(drafts)
     )
     return Plan(tasks=tasks)

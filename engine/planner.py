@@ -134,8 +134,12 @@ class Planner:
         messages = self._messages(request, await self._demos(request.text), models or {})
         # An object at the root: OpenAI's structured output refuses a bare array.
         tasks_schema = plan_json_schema(task_names, self.max_tasks, with_model=bool(models))
-        schema = {"type": "object", "properties": {"tasks": tasks_schema},
-                  "required": ["tasks"], "additionalProperties": False}
+        schema = {
+            "type": "object",
+            "properties": {"tasks": tasks_schema},
+            "required": ["tasks"],
+            "additionalProperties": False,
+        }
         max_tokens = 90 * self.max_tasks
         raw = ""
         try:

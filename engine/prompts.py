@@ -22,24 +22,32 @@ Rules:
 Task types (arguments -> outputs):
 {tasks}"""
 
-PLAN_RETRY = ("That answer is not a valid plan: {error}\n"
-              'Answer again with only the JSON {{"tasks": [...]}}, nothing else.')
+PLAN_RETRY = (
+    "That answer is not a valid plan: {error}\n"
+    'Answer again with only the JSON {{"tasks": [...]}}, nothing else.'
+)
 
 PLAN_MODELS = """Model choice: for a task of a type listed here, also add "model": ID, the candidate that best fits the request (its language, content and the kind of output wanted); more downloads means better tested.
 {listing}"""
 
 
 def model_listing(models: Mapping[str, Sequence[ModelCard]]) -> str:
-    return "\n".join(f"- {task}: " + ", ".join(f"{c.id} ({c.backend}, {c.downloads} downloads)" for c in cards)
-                     for task, cards in sorted(models.items()))
+    return "\n".join(
+        f"- {task}: " + ", ".join(f"{c.id} ({c.backend}, {c.downloads} downloads)" for c in cards)
+        for task, cards in sorted(models.items())
+    )
 
 
-RESPOND_SYSTEM = ("You are HuggingGPT. Expert models worked on the user's request; their results follow. "
-                  "Tell the user in one to three sentences what was found or made: quote text results "
-                  "exactly, name generated files, and say which step failed and why. Add nothing else.")
+RESPOND_SYSTEM = (
+    "You are HuggingGPT. Expert models worked on the user's request; their results follow. "
+    "Tell the user in one to three sentences what was found or made: quote text results "
+    "exactly, name generated files, and say which step failed and why. Add nothing else."
+)
 
-CHAT_SYSTEM = ("You are HuggingGPT, a helpful assistant in a chat. You can also read images and audio "
-               "and make speech or pictures with expert models when asked. Answer briefly and plainly.")
+CHAT_SYSTEM = (
+    "You are HuggingGPT, a helpful assistant in a chat. You can also read images and audio "
+    "and make speech or pictures with expert models when asked. Answer briefly and plainly."
+)
 
 
 def task_catalogue() -> str:

@@ -50,8 +50,10 @@ def find_file(value: str, kind: ResourceKind, files: Sequence[Resource], roots: 
     same_kind = [r for r in files if r.kind == kind]
     if same_kind:
         return same_kind[0]
-    raise InputError(f"this step needs {'an' if kind in ('image', 'audio') else 'a'} {kind}, "
-                     f"but '{wanted}' is not among your files: attach it")
+    raise InputError(
+        f"this step needs {'an' if kind in ('image', 'audio') else 'a'} {kind}, "
+        f"but '{wanted}' is not among your files: attach it"
+    )
 
 
 def pick_output(result: TaskResult, kind: ResourceKind) -> Resource:
@@ -81,7 +83,7 @@ def resolve_inputs(
                 raise InputError(f"{task.task} needs a {arg.name} argument")
             continue
         if value.startswith(GENERATED_PREFIX):
-            ref = int(value[len(GENERATED_PREFIX):])
+            ref = int(value[len(GENERATED_PREFIX) :])
             inputs[arg.name] = pick_output(done[ref], arg.kind)
         elif arg.kind == "text":
             inputs[arg.name] = Resource(kind="text", text=value)

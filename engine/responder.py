@@ -41,7 +41,7 @@ def _result_line(r: TaskResult, with_reason: bool = True) -> str:
 def _short(resource: Resource) -> str:
     if resource.kind == "text":
         text = (resource.text or "").strip()
-        return f"\"{text[:400]}{'…' if len(text) > 400 else ''}\""
+        return f'"{text[:400]}{"…" if len(text) > 400 else ""}"'
     name = resource.path.name if resource.path else ""
     note = f" ({resource.text})" if resource.text else ""
     return f"{resource.kind} file {name}{note}"

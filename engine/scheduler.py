@@ -45,22 +45,30 @@ class Scheduler:
     ) -> list[TaskResult]:
         loop = asyncio.get_running_loop()
         futures: dict[int, asyncio.Future[TaskResult]] = {t.id: loop.create_future() for t in plan.tasks}
-        ctx = RunContext(output_dir=output_dir, request_text=request_text,
-                         timeout=self.task_timeout, extras=dict(extras or {}))
+        ctx = RunContext(
+            output_dir=output_dir,
+            request_text=request_text,
+            timeout=self.task_timeout,
+            extras=dict(extras or {}),
+        )
 
         async def run_one(task: Task) -> None:
             deps = [await futures[d] for d in task.dep]
             blocked = [d for d in deps if d.status != "ok"]
             if blocked:
                 first = blocked[0]
-                result = TaskResult(task=task, status="skipped",
-                                    error=f"skipped: needs task {first.task.id} ({first.task.task}), "
-                                          f"which {'failed' if first.status == 'failed' else 'was skipped'}")
+                result = TaskResult(
+                    task=task,
+                    status="skipped",
+                    error=f"skipped: needs task {first.task.id} ({first.task.task}), "
+                    f"which {'failed' if first.status == 'failed' else 'was skipped'}",
+                )
             else:
                 done = {d.task.id: d for d in deps}
                 why = (why_unavailable or {}).get(task.id, f"no expert for {task.task} can run here")
-                result = await self._attempt(task, candidates.get(task.id, ()), why, done, files, roots, ctx,
-                                             on_event)
+                result = await self._attempt(
+                    task, candidates.get(task.id, ()), why, done, files, roots, ctx, on_event
+                )
             futures[task.id].set_result(result)
             await emit(on_event, TaskFinished(result))
 
@@ -84,10 +92,13 @@ class Scheduler:
         try:
             inputs = resolve_inputs(task, done, files, roots)
         except InputError as exc:
-            return TaskResult(task=task, status="failed", error=str(exc), seconds=time.perf_counter() - started)
+            return TaskResult(
+                task=task, status="failed", error=str(exc), seconds=time.perf_counter() - started
+            )
         if not options:
-            return TaskResult(task=task, status="failed", error=why_unavailable,
-                              seconds=time.perf_counter() - started)
+            return TaskResult(
+                task=task, status="failed", error=why_unavailable, seconds=time.perf_counter() - started
+            )
         errors: list[str] = []
         for choice in options:
             await emit(on_event, TaskStarted(task, choice.card))
@@ -103,11 +114,23 @@ class Scheduler:
                 log.exception("expert %s crashed on task %s", choice.card.id, task.id)
                 errors.append(f"{choice.card.id}: internal error ({type(exc).__name__}: {exc})")
                 continue
-            return TaskResult(task=task, status="ok", card=choice.card, reason=choice.reason,
-                              outputs=tuple(outputs), seconds=time.perf_counter() - started)
+            return TaskResult(
+                task=task,
+                status="ok",
+                card=choice.card,
+                reason=choice.reason,
+                outputs=tuple(outputs),
+                seconds=time.perf_counter() - started,
+            )
         last = options[min(len(errors), len(options)) - 1] if errors else options[0]
-        return TaskResult(task=task, status="failed", card=last.card, reason=last.reason,
-                          error="; ".join(errors), seconds=time.perf_counter() - started)
+        return TaskResult(
+            task=task,
+            status="failed",
+            card=last.card,
+            reason=last.reason,
+            error="; ".join(errors),
+            seconds=time.perf_counter() - started,
+        )
 
     async def _run_card(
         self, card: ModelCard, task: Task, inputs: Mapping[str, Resource], ctx: RunContext

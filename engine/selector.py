@@ -42,8 +42,11 @@ SELECT_SCHEMA = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"task_id": {"type": "integer"}, "id": {"type": "string"},
-                               "reason": {"type": "string"}},
+                "properties": {
+                    "task_id": {"type": "integer"},
+                    "id": {"type": "string"},
+                    "reason": {"type": "string"},
+                },
                 "required": ["task_id", "id", "reason"],
             },
         }
@@ -113,8 +116,10 @@ class Selector:
 
     def why_unavailable(self, task_type: str) -> str:
         """A message naming what to configure so ``task_type`` can run."""
-        text = (f"{task_type} cannot run here: it needs a GPU model (or its weights in the Hugging Face "
-                f"cache) or a Hugging Face token (HF_TOKEN) for hosted inference")
+        text = (
+            f"{task_type} cannot run here: it needs a GPU model (or its weights in the Hugging Face "
+            f"cache) or a Hugging Face token (HF_TOKEN) for hosted inference"
+        )
         for card in self._cards_of(task_type):
             backend = self.backends.get(card.backend)
             if card.backend == "builtin" and backend is not None:
@@ -123,9 +128,7 @@ class Selector:
                     return f"{text}; its offline tool is missing: {why}"
         return text
 
-    async def select(
-        self, plan: Plan, llm: LLM | None
-    ) -> tuple[dict[int, list[Selection]], dict[int, str]]:
+    async def select(self, plan: Plan, llm: LLM | None) -> tuple[dict[int, list[Selection]], dict[int, str]]:
         """Ordered selections per task id (choice first, fallbacks after), and reasons
         for tasks nothing can run."""
         options: dict[int, list[ModelCard]] = {}
@@ -136,7 +139,8 @@ class Selector:
             if not cards:
                 missing[task.id] = self.why_unavailable(task.task)
         chosen: dict[int, tuple[str, str]] = {
-            t.id: (t.model, PLANNER_REASON) for t in plan.tasks
+            t.id: (t.model, PLANNER_REASON)
+            for t in plan.tasks
             if t.model and any(c.id == t.model for c in options[t.id])
         }
         contested = [t for t in plan.tasks if len(options[t.id]) > 1 and t.id not in chosen]
@@ -152,8 +156,9 @@ class Selector:
                 first = next(c for c in cards if c.id == pick[0])
                 ordered = [first, *[c for c in cards if c is not first]]
                 reason = pick[1]
-            result[task.id] = [Selection(task.id, c, reason if i == 0 else "fallback")
-                               for i, c in enumerate(ordered)]
+            result[task.id] = [
+                Selection(task.id, c, reason if i == 0 else "fallback") for i, c in enumerate(ordered)
+            ]
         return result, missing
 
     async def _ask_llm(
@@ -161,15 +166,27 @@ class Selector:
     ) -> dict[int, tuple[str, str]]:
         listing = []
         for task in tasks:
-            cands = [{"id": c.id, "backend": c.backend, "downloads": c.downloads,
-                      "description": c.description[:160]} for c in options[task.id]]
-            listing.append({"task_id": task.id, "task": task.task, "args": dict(task.args), "candidates": cands})
+            cands = [
+                {
+                    "id": c.id,
+                    "backend": c.backend,
+                    "downloads": c.downloads,
+                    "description": c.description[:160],
+                }
+                for c in options[task.id]
+            ]
+            listing.append(
+                {"task_id": task.id, "task": task.task, "args": dict(task.args), "candidates": cands}
+            )
         messages = [
-            ChatMessage("system", "You choose the best model for each task of a user's request. "
-                        "Answer only with JSON: {\"choices\": [{\"task_id\": N, \"id\": MODEL_ID, "
-                        "\"reason\": WHY}]}, one choice per task, ids taken from that task's candidates. "
-                        "Prefer models that fit the request's language and content; more downloads means "
-                        "better tested."),
+            ChatMessage(
+                "system",
+                "You choose the best model for each task of a user's request. "
+                'Answer only with JSON: {"choices": [{"task_id": N, "id": MODEL_ID, '
+                '"reason": WHY}]}, one choice per task, ids taken from that task\'s candidates. '
+                "Prefer models that fit the request's language and content; more downloads means "
+                "better tested.",
+            ),
             ChatMessage("user", json.dumps(listing, ensure_ascii=False)),
         ]
         try:

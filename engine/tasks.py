@@ -54,11 +54,28 @@ TASK_SPECS: dict[str, TaskSpec] = {
     for s in [
         # language
         _t("text-classification", "label a text, e.g. its sentiment or topic", "text", "text json"),
-        _t("token-classification", "label words in a text: named entities, parts of speech", "text", "text json"),
-        _t("text2text-generation", "rewrite or transform a text (paraphrase, correct grammar)", "text", "text", True),
+        _t(
+            "token-classification",
+            "label words in a text: named entities, parts of speech",
+            "text",
+            "text json",
+        ),
+        _t(
+            "text2text-generation",
+            "rewrite or transform a text (paraphrase, correct grammar)",
+            "text",
+            "text",
+            True,
+        ),
         _t("summarization", "write a shorter version of a long text", "text", "text", True),
         _t("translation", "translate a text into another language", "text", "text", True),
-        _t("question-answering", "answer a question from a given context text", "text context:text?", "text", True),
+        _t(
+            "question-answering",
+            "answer a question from a given context text",
+            "text context:text?",
+            "text",
+            True,
+        ),
         _t("conversational", "chat: reply to a message in a dialogue", "text", "text", True),
         _t("text-generation", "continue or write new text from a prompt", "text", "text", True),
         _t("sentence-similarity", "score how similar two texts are", "text text2:text", "text json"),
@@ -74,16 +91,28 @@ TASK_SPECS: dict[str, TaskSpec] = {
         _t("image-editing", "edit an image as a text instruction says", "image text", "image"),
         _t("visual-question-answering", "answer a question about an image", "image text", "text"),
         _t("document-question-answering", "answer a question about a document image", "image text", "text"),
-        _t("pose-estimation", "detect a person's body pose and draw the skeleton", "image", "image text json"),
+        _t(
+            "pose-estimation", "detect a person's body pose and draw the skeleton", "image", "image text json"
+        ),
         # audio
         _t("text-to-speech", "speak a text aloud as audio", "text", "audio"),
         _t("automatic-speech-recognition", "transcribe speech in audio into text", "audio", "text"),
-        _t("audio-classification", "label an audio clip (e.g. speech or not, sound type)", "audio", "text json"),
+        _t(
+            "audio-classification",
+            "label an audio clip (e.g. speech or not, sound type)",
+            "audio",
+            "text json",
+        ),
         _t("audio-to-audio", "transform audio: enhance, separate or convert it", "audio", "audio"),
         # video
         _t("text-to-video", "generate a video from a text description", "text", "video"),
         _t("video-classification", "label what happens in a video", "video", "text json"),
-        _t("image-to-video", "make a video from one or more images, with optional audio", "image audio?", "video"),
+        _t(
+            "image-to-video",
+            "make a video from one or more images, with optional audio",
+            "image audio?",
+            "video",
+        ),
     ]
 }
 

@@ -118,7 +118,7 @@ class Task:
         refs = []
         for value in self.args.values():
             if isinstance(value, str) and value.startswith(GENERATED_PREFIX):
-                tail = value[len(GENERATED_PREFIX):]
+                tail = value[len(GENERATED_PREFIX) :]
                 if tail.lstrip("-").isdigit():
                     refs.append(int(tail))
         return tuple(sorted(set(refs)))
@@ -167,7 +167,12 @@ class Selection:
     reason: str
 
     def to_public(self) -> dict[str, Any]:
-        return {"task_id": self.task_id, "model": self.card.id, "backend": self.card.backend, "reason": self.reason}
+        return {
+            "task_id": self.task_id,
+            "model": self.card.id,
+            "backend": self.card.backend,
+            "reason": self.reason,
+        }
 
 
 TaskStatus = Literal["ok", "failed", "skipped"]

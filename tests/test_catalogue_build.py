@@ -30,15 +30,33 @@ JARVIS = Path("/work/shared/data/jarvis/p0_models.jsonl")
 
 HUB_MODELS = {
     "text-to-image": [
-        {"id": "org/sd-small", "downloads": 500, "likes": 9, "tags": ["diffusers", "license:mit"],
-         "pipeline_tag": "text-to-image", "library_name": "diffusers"},
-        {"id": "org/sd-big", "downloads": 9000, "likes": 90, "tags": ["diffusers"],
-         "pipeline_tag": "text-to-image", "library_name": "diffusers",
-         "cardData": {"license": "openrail", "language": ["en"], "datasets": ["laion"]}},
+        {
+            "id": "org/sd-small",
+            "downloads": 500,
+            "likes": 9,
+            "tags": ["diffusers", "license:mit"],
+            "pipeline_tag": "text-to-image",
+            "library_name": "diffusers",
+        },
+        {
+            "id": "org/sd-big",
+            "downloads": 9000,
+            "likes": 90,
+            "tags": ["diffusers"],
+            "pipeline_tag": "text-to-image",
+            "library_name": "diffusers",
+            "cardData": {"license": "openrail", "language": ["en"], "datasets": ["laion"]},
+        },
     ],
     "summarization": [
-        {"id": "org/bart-sum", "downloads": 42, "likes": 1, "tags": ["transformers"],
-         "pipeline_tag": "summarization", "library_name": "transformers"},
+        {
+            "id": "org/bart-sum",
+            "downloads": 42,
+            "likes": 1,
+            "tags": ["transformers"],
+            "pipeline_tag": "summarization",
+            "library_name": "transformers",
+        },
     ],
 }
 
@@ -84,14 +102,28 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def test_refresh_lists_models_by_downloads_per_task(hub: str) -> None:
-    records = refresh(["text-to-image", "summarization"], limit_per_task=5, endpoint=hub, token="hf_x",
-                      known=[{"id": "org/bart-sum", "task": "summarization", "description": "BART for news"}])
+    records = refresh(
+        ["text-to-image", "summarization"],
+        limit_per_task=5,
+        endpoint=hub,
+        token="hf_x",
+        known=[{"id": "org/bart-sum", "task": "summarization", "description": "BART for news"}],
+    )
     assert [(r["id"], r["task"]) for r in records] == [
-        ("org/bart-sum", "summarization"), ("org/sd-big", "text-to-image"), ("org/sd-small", "text-to-image")]
+        ("org/bart-sum", "summarization"),
+        ("org/sd-big", "text-to-image"),
+        ("org/sd-small", "text-to-image"),
+    ]
     big = records[1]
-    assert big == {"id": "org/sd-big", "task": "text-to-image", "backend": "local", "downloads": 9000,
-                   "likes": 90, "licence": "openrail",
-                   "description": "text-to-image model (diffusers; en; trained on laion)"}
+    assert big == {
+        "id": "org/sd-big",
+        "task": "text-to-image",
+        "backend": "local",
+        "downloads": 9000,
+        "likes": 90,
+        "licence": "openrail",
+        "description": "text-to-image model (diffusers; en; trained on laion)",
+    }
     assert records[2]["licence"] == "mit"  # from the license: tag
     assert records[0]["description"] == "BART for news"  # known descriptions are kept
     first = _Hub.queries[0]
@@ -101,8 +133,10 @@ def test_refresh_lists_models_by_downloads_per_task(hub: str) -> None:
 
 def test_refresh_limit_and_cli_writes_a_loadable_file(hub: str, tmp_path: Path) -> None:
     out = tmp_path / "cards.jsonl"
-    assert main(["--refresh", "--tasks", "text-to-image", "--limit", "1", "--endpoint", hub,
-                 "--out", str(out)]) == 0
+    assert (
+        main(["--refresh", "--tasks", "text-to-image", "--limit", "1", "--endpoint", hub, "--out", str(out)])
+        == 0
+    )
     cards = read_cards(out)
     assert [c.id for c in cards] == ["org/sd-big"]
 
@@ -121,8 +155,10 @@ def test_refresh_refuses_in_offline_mode(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_clean_description_strips_markdown() -> None:
-    text = ("---\nlicense: mit\n---\n# My Model\n\n![logo](x.png) A **fine-tuned** [BERT](https://x.y) "
-            "model.\n\n```python\nimport torch\n```\n| a | b |\n<p>Trained</p> on `sst2`.")
+    text = (
+        "---\nlicense: mit\n---\n# My Model\n\n![logo](x.png) A **fine-tuned** [BERT](https://x.y) "
+        "model.\n\n```python\nimport torch\n```\n| a | b |\n<p>Trained</p> on `sst2`."
+    )
     assert clean_description(text) == "My Model A fine-tuned BERT model. Trained on sst2."
     long = clean_description("word " * 100)
     assert len(long) <= 200 and long.endswith("…")
@@ -135,10 +171,25 @@ def test_licence_from_meta_or_tags() -> None:
 
 
 def test_jarvis_line_conversion() -> None:
-    rec = from_jarvis_line({"id": "a/b", "task": "text-classification", "downloads": 3, "likes": 1,
-                            "meta": {"license": "mit", "language": "en"}, "description": "Entry not found"})
-    assert rec == {"id": "a/b", "task": "text-classification", "backend": "local", "downloads": 3, "likes": 1,
-                   "description": "text-classification model (en)", "licence": "mit"}
+    rec = from_jarvis_line(
+        {
+            "id": "a/b",
+            "task": "text-classification",
+            "downloads": 3,
+            "likes": 1,
+            "meta": {"license": "mit", "language": "en"},
+            "description": "Entry not found",
+        }
+    )
+    assert rec == {
+        "id": "a/b",
+        "task": "text-classification",
+        "backend": "local",
+        "downloads": 3,
+        "likes": 1,
+        "description": "text-classification model (en)",
+        "licence": "mit",
+    }
     assert from_jarvis_line({"id": "a/b", "task": "not-a-task"}) is None
 
 

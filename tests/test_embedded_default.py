@@ -30,7 +30,12 @@ def _cli(tmp_path: Path, *args: str, stdin: str | None = None) -> subprocess.Com
     env.pop("HUGGINGGPT_DATA_DIR", None)
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", "--config", str(_config(tmp_path)), *args],
-        cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=280,
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=280,
     )
 
 

@@ -45,7 +45,9 @@ def test_adapters_import_neither_bot_nor_each_other(path):
     assert not {m for m in imports if top(m) == "bot"}, f"{rel} imports bot/"
     for other in ("discord", "slack"):
         if other != own:
-            assert not any(m.startswith(f"adapters.{other}") for m in imports), f"{rel} imports adapters.{other}"
+            assert not any(m.startswith(f"adapters.{other}") for m in imports), (
+                f"{rel} imports adapters.{other}"
+            )
     sdk = {m for m in imports if top(m) in PLATFORM_SDKS}
     if own is None:
         assert not sdk, f"shared adapter module {rel} imports {sorted(sdk)}"

@@ -17,9 +17,19 @@ def test_models_list_shows_runnable_offline_tasks(capsys, monkeypatch, tmp_path)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
-    for task in ("image-to-text", "text-to-speech", "automatic-speech-recognition", "image-classification",
-                 "object-detection", "translation", "sentence-similarity", "text-classification",
-                 "pose-estimation", "image-segmentation", "audio-classification"):
+    for task in (
+        "image-to-text",
+        "text-to-speech",
+        "automatic-speech-recognition",
+        "image-classification",
+        "object-detection",
+        "translation",
+        "sentence-similarity",
+        "text-classification",
+        "pose-estimation",
+        "image-segmentation",
+        "audio-classification",
+    ):
         assert f"{task}: can run" in out, task
     assert "builtin/tesseract-ocr" in out
     assert "text-to-image: cannot run: it needs a GPU model" in out and "HF_TOKEN" in out
@@ -30,8 +40,18 @@ def test_models_list_shows_runnable_offline_tasks(capsys, monkeypatch, tmp_path)
 class _Hub(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's naming
         tag = self.path.split("pipeline_tag=")[1].split("&")[0] if "pipeline_tag=" in self.path else ""
-        body = json.dumps([{"id": f"org/{tag}-model", "modelId": f"org/{tag}-model", "downloads": 10,
-                            "likes": 1, "pipeline_tag": tag, "tags": ["license:mit"]}]).encode()
+        body = json.dumps(
+            [
+                {
+                    "id": f"org/{tag}-model",
+                    "modelId": f"org/{tag}-model",
+                    "downloads": 10,
+                    "likes": 1,
+                    "pipeline_tag": tag,
+                    "tags": ["license:mit"],
+                }
+            ]
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -49,7 +69,10 @@ def test_models_refresh_writes_a_catalogue(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
     out_file = tmp_path / "cards.jsonl"
     try:
-        assert main(["models", "refresh", "--task", "text-to-image", "--limit", "3", "--out", str(out_file)]) == 0
+        assert (
+            main(["models", "refresh", "--task", "text-to-image", "--limit", "3", "--out", str(out_file)])
+            == 0
+        )
     finally:
         server.shutdown()
     cards = [json.loads(line) for line in out_file.read_text().splitlines()]

@@ -165,12 +165,16 @@ def test_answer_my_question_restates_an_earlier_question(picker: TaskPicker) -> 
 
 
 def test_unquoted_question_after_answer_this_question(picker: TaskPicker) -> None:
-    plan = picker.propose("I have an image street.jpg. Please answer this question: What objects are on the road?")
+    plan = picker.propose(
+        "I have an image street.jpg. Please answer this question: What objects are on the road?"
+    )
     assert names(plan) == ["visual-question-answering"]
 
 
 def test_visual_question_about_a_document_image(picker: TaskPicker) -> None:
-    plan = picker.propose("Answer the visual question 'What colour is the header of the document?' about form.png")
+    plan = picker.propose(
+        "Answer the visual question 'What colour is the header of the document?' about form.png"
+    )
     assert names(plan) == ["visual-question-answering"]
 
 
@@ -215,7 +219,10 @@ def test_similarity_to_visualized_content_reads_the_image_first(picker: TaskPick
         "content is to the text 'A sunny beach'."
     )
     assert names(plan) == [
-        "automatic-speech-recognition", "text-to-image", "image-to-text", "sentence-similarity"
+        "automatic-speech-recognition",
+        "text-to-image",
+        "image-to-text",
+        "sentence-similarity",
     ]
 
 
@@ -239,7 +246,8 @@ def test_nested_quote_ends_at_its_first_sentence() -> None:
 def test_second_deliverable_after_and_is_its_own_clause() -> None:
     clauses = split_clauses("I need a shorter version of the text and an image that represents the summary.")
     assert [c.text for c in clauses] == [
-        "I need a shorter version of the text", "an image that represents the summary."
+        "I need a shorter version of the text",
+        "an image that represents the summary.",
     ]
 
 

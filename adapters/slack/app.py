@@ -175,8 +175,11 @@ class SlackBot:
         or known to the store after a restart), or a thread under one of its own messages."""
         team = body.get("team_id") or event.get("team", "")
         channel = event.get("channel", "")
-        ours = ((team, channel, thread) in self.threads or event.get("parent_user_id") == bot_user
-                or await self.handler.knows(ConversationKey(PLATFORM, team, channel, thread)))
+        ours = (
+            (team, channel, thread) in self.threads
+            or event.get("parent_user_id") == bot_user
+            or await self.handler.knows(ConversationKey(PLATFORM, team, channel, thread))
+        )
         if ours and not self.events.seen(body.get("event_id", "")):
             await self._start_turn(body, event, thread_ts=thread, key_thread=thread)
 

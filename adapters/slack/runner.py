@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 def _token(env: Mapping[str, str], name: str, prefix: str, what: str) -> str:
     value = (env.get(name) or "").strip()
     if not value:
-        raise ConfigError(f"slack: set the environment variable {name} to the {what} (see the README, section Slack)")
+        raise ConfigError(
+            f"slack: set the environment variable {name} to the {what} (see the README, section Slack)"
+        )
     if not value.startswith(prefix):
         raise ConfigError(f"slack: {name} must hold the {what}, which starts with '{prefix}'")
     return value

@@ -20,8 +20,12 @@ class ControllerBackend:
 
     def __init__(self, llm_name: str) -> None:
         self._cards = [
-            ModelCard(id=f"llm/{llm_name}", task=t, backend="llm",
-                      description="the controller language model, answering this step itself")
+            ModelCard(
+                id=f"llm/{llm_name}",
+                task=t,
+                backend="llm",
+                description="the controller language model, answering this step itself",
+            )
             for t in sorted(LANGUAGE_TASKS)
         ]
 
@@ -38,13 +42,16 @@ class ControllerBackend:
         if llm is None:
             raise ExpertError("no controller LLM was given to this request")
         spec = TASK_SPECS[task.task]
-        system = (f"You perform one step of a larger job: {task.task} ({spec.description}). "
-                  f"The user's whole request was: {ctx.request_text!r}. "
-                  "Reply with only the result of this step: no preamble, no commentary.")
+        system = (
+            f"You perform one step of a larger job: {task.task} ({spec.description}). "
+            f"The user's whole request was: {ctx.request_text!r}. "
+            "Reply with only the result of this step: no preamble, no commentary."
+        )
         body = "\n\n".join(f"{name}: {res.describe()}" for name, res in inputs.items())
         try:
-            text = await _as_llm(llm).complete([ChatMessage("system", system), ChatMessage("user", body)],
-                                               max_tokens=600)
+            text = await _as_llm(llm).complete(
+                [ChatMessage("system", system), ChatMessage("user", body)], max_tokens=600
+            )
         except LLMError as exc:
             raise ExpertError(f"the controller LLM failed: {exc}") from exc
         if not text.strip():

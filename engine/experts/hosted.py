@@ -72,8 +72,12 @@ async def _text_classification(client, model, inputs, ctx, task):
 
 async def _token_classification(client, model, inputs, ctx, task):
     entities = _dicts(await client.token_classification(_text(inputs), model=model))
-    text = "; ".join(f"{str(e.get('word', '')).strip()}: {e.get('entity_group') or e.get('entity')}"
-                     for e in entities) or "no entities found"
+    text = (
+        "; ".join(
+            f"{str(e.get('word', '')).strip()}: {e.get('entity_group') or e.get('entity')}" for e in entities
+        )
+        or "no entities found"
+    )
     return [Resource(kind="text", text=text), Resource(kind="json", data=entities)]
 
 
@@ -99,11 +103,14 @@ async def _question_answering(client, model, inputs, ctx, task):
 
 
 async def _sentence_similarity(client, model, inputs, ctx, task):
-    scores = await client.sentence_similarity(_text(inputs), other_sentences=[_text(inputs, "text2")],
-                                              model=model)
+    scores = await client.sentence_similarity(
+        _text(inputs), other_sentences=[_text(inputs, "text2")], model=model
+    )
     score = float(scores[0])
-    return [Resource(kind="text", text=f"similarity {score:.3f}"),
-            Resource(kind="json", data={"score": round(score, 4)})]
+    return [
+        Resource(kind="text", text=f"similarity {score:.3f}"),
+        Resource(kind="json", data={"score": round(score, 4)}),
+    ]
 
 
 async def _image_classification(client, model, inputs, ctx, task):
@@ -232,9 +239,12 @@ class HostedBackend:
         if constants.is_offline_mode():
             return Availability(False, "hosted inference needs the network, but HF_HUB_OFFLINE is set")
         if self.token is None and self.base_url is None:
-            return Availability(False, f"hosted inference needs a Hugging Face token: set the environment "
-                                       f"variable {self.token_env} (create one at "
-                                       f"https://huggingface.co/settings/tokens)")
+            return Availability(
+                False,
+                f"hosted inference needs a Hugging Face token: set the environment "
+                f"variable {self.token_env} (create one at "
+                f"https://huggingface.co/settings/tokens)",
+            )
         return Availability(True)
 
     def model_target(self, model_id: str) -> str:
@@ -268,8 +278,9 @@ class HostedBackend:
         client, target = self._client(), self.model_target(card.id)
         return tuple(await self._with_retries(card.id, lambda: call(client, target, inputs, ctx, task)))
 
-    async def _with_retries(self, model_id: str, attempt: Callable[[], Awaitable[list[Resource]]]
-                            ) -> list[Resource]:
+    async def _with_retries(
+        self, model_id: str, attempt: Callable[[], Awaitable[list[Resource]]]
+    ) -> list[Resource]:
         from huggingface_hub.errors import HfHubHTTPError
 
         retries, started = 0, time.monotonic()
@@ -299,7 +310,7 @@ class HostedBackend:
         except ValueError:
             wanted = None
         if wanted is None:
-            wanted = self.backoff_base * (2 ** retries) * (1 + random.random() * 0.25)
+            wanted = self.backoff_base * (2**retries) * (1 + random.random() * 0.25)
         return min(wanted, self.backoff_max)
 
     def _loading_wait(self, exc: BaseException, retries: int, left: float) -> float:

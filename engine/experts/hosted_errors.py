@@ -46,8 +46,9 @@ def server_says(exc: BaseException) -> str:
     return f" The server said: {str(error)[:200]}" if error else ""
 
 
-def translate(exc: BaseException, model: str, token_env: str, *, retries: int = 0,
-              waited: float = 0.0) -> ExpertError:
+def translate(
+    exc: BaseException, model: str, token_env: str, *, retries: int = 0, waited: float = 0.0
+) -> ExpertError:
     """The engine error for a failed hosted call on ``model``; the caller raises it ``from exc``."""
     from huggingface_hub.errors import InferenceTimeoutError, OfflineModeIsEnabled
 

@@ -85,7 +85,9 @@ _TEXT_SOURCE = re.compile(
     r"instructions?|information|response|words|prompt|category|topic)",
     re.I,
 )
-_AFTER = re.compile(r"^(?:after|once|when|having) \w+ing\b|^(?:and )?(?:then|after that|afterwards|next)\b", re.I)
+_AFTER = re.compile(
+    r"^(?:after|once|when|having) \w+ing\b|^(?:and )?(?:then|after that|afterwards|next)\b", re.I
+)
 
 
 def named_tasks(text: str) -> set[str]:
@@ -216,7 +218,9 @@ def _similarity_arg(steps: Sequence[Step], k: int, ctx: RequestContext, used: se
     if re.search(r"\boriginal|\bmy text|\bthe input", clause.text, re.I):
         if ctx.quotes:
             return ctx.quotes[0]
-        first = next((j for j in range(k) if "text" in TASK_SPECS[steps[j].task].outputs and j not in used), None)
+        first = next(
+            (j for j in range(k) if "text" in TASK_SPECS[steps[j].task].outputs and j not in used), None
+        )
         if first is not None:
             return _ref(first, used)
     if producer is not None:

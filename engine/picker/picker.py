@@ -98,7 +98,11 @@ class TaskPicker:
         spoken: int | None = None  # an ASR step whose transcript the next step reads
         for clause, scores in zip(clauses, self.clause_scores(clauses), strict=False):
             adjust(scores, clause.text, clause.quotes, available)
-            if spoken is not None and spoken == len(steps) - 1 and max(scores, key=scores.__getitem__) == steps[-1].task:
+            if (
+                spoken is not None
+                and spoken == len(steps) - 1
+                and max(scores, key=scores.__getitem__) == steps[-1].task
+            ):
                 continue  # "... that describes an object. Convert it into text": transcribed already
             task = self._choose(scores, clause, steps)
             if task is None:
@@ -149,13 +153,19 @@ def _runnable(steps: list[Step], ctx: RequestContext) -> tuple[Task, ...]:
     while True:
         tasks = build_tasks(steps, ctx)
         bad = next(
-            (t.id for t in tasks if any(a.required and not t.args.get(a.name) for a in TASK_SPECS[t.task].inputs)),
+            (
+                t.id
+                for t in tasks
+                if any(a.required and not t.args.get(a.name) for a in TASK_SPECS[t.task].inputs)
+            ),
             None,
         )
         if bad is None or len(steps) == 1:
             return tasks if bad is None else ()
         steps = [
-            Step(s.task, s.clause, None if s.feeds_from in (None, bad) else s.feeds_from - (s.feeds_from > bad))
+            Step(
+                s.task, s.clause, None if s.feeds_from in (None, bad) else s.feeds_from - (s.feeds_from > bad)
+            )
             for i, s in enumerate(steps)
             if i != bad
         ]
@@ -169,7 +179,13 @@ def _expand(task: str, clause: Clause, steps: Sequence[Step], have: set[str]) ->
     file_kinds = {lit.kind for lit in clause.literals if lit.is_file}
     made = {k for s in steps for k in TASK_SPECS[s.task].outputs}
     for kind in sorted(source_kinds(clause.text, file_kinds)):
-        if kind in have and kind not in kinds_in and "text" in kinds_in and kind not in made and not refers_back(clause.text):
+        if (
+            kind in have
+            and kind not in kinds_in
+            and "text" in kinds_in
+            and kind not in made
+            and not refers_back(clause.text)
+        ):
             out.append(Step(CONVERTERS[kind], clause))
     last = steps[-1] if steps else None
     if not out and last is not None and _reads_text(task) and last.task in named_tasks(clause.text):

@@ -117,7 +117,9 @@ def adjust(scores: dict[str, float], clause: str, quotes: Iterable[str], availab
         documentish = _DOCUMENT.search(low) or any(_DOCUMENT.search(q.lower()) for q in quotes)
         if "image" in available and not _BASED_ON.search(low):
             visual = "visual question" in low
-            best = "document-question-answering" if documentish and not visual else "visual-question-answering"
+            best = (
+                "document-question-answering" if documentish and not visual else "visual-question-answering"
+            )
             # "answer this question: ..." names the task outright, more than "objects" or "class" in it
             scores[best] = scores.get(best, 0.0) + 0.2 + 0.1 * bool(_ANSWER.search(own))
             scores["question-answering"] = scores.get("question-answering", 0.0) - 0.1

@@ -17,18 +17,21 @@ pytestmark = pytest.mark.timeout(30)
 
 async def test_dm_session_uses_the_earlier_image_and_survives_a_restart(fake, openai_server, make, tmp_path):  # noqa: F811
     first = json.dumps([{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "cat.png"}}])
-    second = json.dumps([
-        {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "cat.png"}},
-        {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
-    ])
+    second = json.dumps(
+        [
+            {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "cat.png"}},
+            {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
+        ]
+    )
     openai_server.responder = router([first, second, "[]"], respond="Result: {results}")
     engine, backend = make(openai_server.base_url)
 
     store = await Store.open(tmp_path / "db.sqlite3")
     service = ConversationService(engine, store, tmp_path)
     async with running(fake, service) as bot:
-        await fake.push_message(DM, ALICE, "what is this?",
-                                attachments=[fake.add_attachment("cat.png", png_bytes(), "image/png")])
+        await fake.push_message(
+            DM, ALICE, "what is this?", attachments=[fake.add_attachment("cat.png", png_bytes(), "image/png")]
+        )
         await wait_for_reply(fake, DM)
         await bot.wait_idle()
         await fake.push_message(DM, ALICE, "read the text of the image above aloud")

@@ -12,13 +12,17 @@ from tests.adapters.test_slack_support import PNG, fake_fixture, make_rig  # noq
 from tests.engine.helpers import router
 
 
-async def test_mention_with_image_then_dm_session_through_the_real_engine(fake, openai_server, make, tmp_path):
+async def test_mention_with_image_then_dm_session_through_the_real_engine(
+    fake, openai_server, make, tmp_path
+):
     caption = json.dumps([{"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "cat.png"}}])
     draw = json.dumps([{"task": "text-to-image", "id": 0, "dep": [-1], "args": {"text": "a cat"}}])
-    speak = json.dumps([
-        {"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "task0-0.png"}},
-        {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
-    ])
+    speak = json.dumps(
+        [
+            {"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "task0-0.png"}},
+            {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
+        ]
+    )
     openai_server.responder = router([caption, draw, speak], respond="Result: {results}")
     engine, backend = make(openai_server.base_url)
     store = await Store.open(tmp_path / "db.sqlite3")
@@ -47,7 +51,9 @@ async def test_mention_with_image_then_dm_session_through_the_real_engine(fake, 
         await store.close()
 
 
-async def test_thread_follow_up_without_mention_continues_after_a_restart(fake, openai_server, make, tmp_path):
+async def test_thread_follow_up_without_mention_continues_after_a_restart(
+    fake, openai_server, make, tmp_path
+):
     from tests.adapters.test_slack_http import CHANNEL, USER
 
     openai_server.responder = router(["[]", "[]"])
@@ -65,8 +71,15 @@ async def test_thread_follow_up_without_mention_continues_after_a_restart(fake, 
     # a new process: the adapter's memory of threads is gone, the store still knows this one
     store = await Store.open(tmp_path / "db.sqlite3")
     rig, close = await make_rig(fake, ConversationService(engine, store, tmp_path))
-    follow = {"type": "message", "channel_type": "channel", "user": USER, "text": "what is my name?",
-              "ts": "1700000009.000100", "thread_ts": ts, "channel": CHANNEL}
+    follow = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": USER,
+        "text": "what is my name?",
+        "ts": "1700000009.000100",
+        "thread_ts": ts,
+        "channel": CHANNEL,
+    }
     try:
         await rig.event(follow, "EvB")
         await rig.event({**follow, "thread_ts": "1600000000.000001", "ts": "1700000010.1"}, "EvC")
@@ -74,6 +87,10 @@ async def test_thread_follow_up_without_mention_continues_after_a_restart(fake, 
     finally:
         await close()
         await store.close()
-    chats = [r for r in openai_server.requests if r["messages"][0]["content"].startswith("You are HuggingGPT, a helpful")]
+    chats = [
+        r
+        for r in openai_server.requests
+        if r["messages"][0]["content"].startswith("You are HuggingGPT, a helpful")
+    ]
     assert len(chats) == 2  # the unknown thread was left alone
     assert "my name is Ada" in json.dumps(chats[-1]["messages"])

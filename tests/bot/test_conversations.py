@@ -31,14 +31,18 @@ async def _service(tmp_path, make, base_url, backend=None, **kwargs):
 
 async def test_second_turn_uses_the_first_turns_image(openai_server, tmp_path, make):
     first = json.dumps([{"task": "image-classification", "id": 0, "dep": [-1], "args": {"image": "cat.png"}}])
-    second = json.dumps([
-        {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "cat.png"}},
-        {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
-    ])
+    second = json.dumps(
+        [
+            {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "cat.png"}},
+            {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
+        ]
+    )
     openai_server.responder = router([first, second])
     service, store, backend = await _service(tmp_path, make, openai_server.base_url)
     try:
-        await service.handle(IncomingMessage(KEY, "u", "what is this?", (IncomingFile("cat.png", png_bytes()),)))
+        await service.handle(
+            IncomingMessage(KEY, "u", "what is this?", (IncomingFile("cat.png", png_bytes()),))
+        )
         out = await service.handle(IncomingMessage(KEY, "u", "now read the text of the image above aloud"))
         assert [r.status for r in out.results] == ["ok", "ok"]
         first_image = backend.seen_inputs[0]["image"].path
@@ -57,9 +61,11 @@ async def test_bad_files_are_reported_not_dropped(openai_server, tmp_path, make)
     openai_server.responder = router(["[]"])
     service, store, _ = await _service(tmp_path, make, openai_server.base_url, max_attachment_bytes=1000)
     try:
-        files = (IncomingFile("big.png", png_bytes() + b"\x00" * 2000),
-                 IncomingFile("blob.bin", b"\x00\x01\x02binary"),
-                 IncomingFile("notes.txt", b"remember the milk"))
+        files = (
+            IncomingFile("big.png", png_bytes() + b"\x00" * 2000),
+            IncomingFile("blob.bin", b"\x00\x01\x02binary"),
+            IncomingFile("notes.txt", b"remember the milk"),
+        )
         out = await service.handle(IncomingMessage(KEY, "u", "hello", files))
         warnings = " | ".join(out.reply.warnings)
         assert "big.png" in warnings and "limit" in warnings
@@ -143,8 +149,9 @@ async def test_a_queued_turn_hears_at_once_that_it_is_queued(openai_server, tmp_
         first = asyncio.create_task(service.handle(IncomingMessage(KEY, "u", "one")))
         await asyncio.sleep(0.05)
         t0 = loop.time()
-        second = asyncio.create_task(service.handle(
-            IncomingMessage(KEY, "u", "two"), lambda e: seen.append((loop.time() - t0, e))))
+        second = asyncio.create_task(
+            service.handle(IncomingMessage(KEY, "u", "two"), lambda e: seen.append((loop.time() - t0, e)))
+        )
         await asyncio.gather(first, second)
         delay, event = seen[0]
         assert isinstance(event, Received) and event.queued_behind == 1

@@ -34,8 +34,11 @@ def stage_of(body: dict[str, Any]) -> str:
     return "task"
 
 
-def router(plans: list[str] | Callable[[dict], str], respond: str = "Done: {results}",
-           select: str = '{"choices": []}') -> Callable[[dict], Reply]:
+def router(
+    plans: list[str] | Callable[[dict], str],
+    respond: str = "Done: {results}",
+    select: str = '{"choices": []}',
+) -> Callable[[dict], Reply]:
     """A responder for the fake server: plans in order for planning calls, a canned answer
     quoting the results for response calls, a chat answer otherwise."""
     queue = list(plans) if isinstance(plans, list) else None
@@ -59,15 +62,30 @@ def router(plans: list[str] | Callable[[dict], str], respond: str = "Done: {resu
     return answer
 
 
-def make_engine(base_url: str, backend: ScriptedBackend | None = None, task_timeout: float = 5.0,
-                mode: str = "llm", choose_with_llm: bool = False) -> tuple[Engine, ScriptedBackend]:
+def make_engine(
+    base_url: str,
+    backend: ScriptedBackend | None = None,
+    task_timeout: float = 5.0,
+    mode: str = "llm",
+    choose_with_llm: bool = False,
+) -> tuple[Engine, ScriptedBackend]:
     backend = backend or ScriptedBackend.for_all_tasks()
-    llm = OpenAILLM(base_url=base_url, model="fake-model", api_key="k", timeout=5, max_retries=0,
-                    api_key_env="OPENAI_API_KEY")
+    llm = OpenAILLM(
+        base_url=base_url,
+        model="fake-model",
+        api_key="k",
+        timeout=5,
+        max_retries=0,
+        api_key_env="OPENAI_API_KEY",
+    )
     backends = {"builtin": backend, "llm": ControllerBackend("fake-model")}
     selector = Selector(Catalogue(backend.cards()), backends, top_k=3, choose_with_llm=choose_with_llm)
-    engine = Engine(llm=llm, planner=Planner(mode, n_demos=0), selector=selector,  # type: ignore[arg-type]
-                    scheduler=Scheduler(backends, task_timeout=task_timeout))
+    engine = Engine(
+        llm=llm,
+        planner=Planner(mode, n_demos=0),
+        selector=selector,  # type: ignore[arg-type]
+        scheduler=Scheduler(backends, task_timeout=task_timeout),
+    )
     return engine, backend
 
 

@@ -22,15 +22,18 @@ def _image(tmp_path: Path, name: str = "page.png") -> Resource:
 
 
 async def test_chain_passes_typed_resources_and_emits_events(openai_server, tmp_path, make):
-    plan = json.dumps([
-        {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "page.png"}},
-        {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
-    ])
+    plan = json.dumps(
+        [
+            {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "page.png"}},
+            {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
+        ]
+    )
     openai_server.responder = router([plan])
     engine, backend = make(openai_server.base_url)
     events = []
-    outcome = await engine.run(request(tmp_path, "Read page.png aloud", attachments=(_image(tmp_path),)),
-                               on_event=events.append)
+    outcome = await engine.run(
+        request(tmp_path, "Read page.png aloud", attachments=(_image(tmp_path),)), on_event=events.append
+    )
     assert [r.status for r in outcome.results] == ["ok", "ok"]
     # the speech task got the OCR task's text, not the file name
     spoken = backend.seen_inputs[1]["text"]
@@ -45,14 +48,19 @@ async def test_chain_passes_typed_resources_and_emits_events(openai_server, tmp_
 
 
 async def test_independent_tasks_start_together(openai_server, tmp_path, make):
-    plan = json.dumps([
-        {"task": "text-to-image", "id": 0, "dep": [-1], "args": {"text": "a cat"}},
-        {"task": "text-to-speech", "id": 1, "dep": [-1], "args": {"text": "hello"}},
-        {"task": "text-classification", "id": 2, "dep": [-1], "args": {"text": "great day"}},
-    ])
+    plan = json.dumps(
+        [
+            {"task": "text-to-image", "id": 0, "dep": [-1], "args": {"text": "a cat"}},
+            {"task": "text-to-speech", "id": 1, "dep": [-1], "args": {"text": "hello"}},
+            {"task": "text-classification", "id": 2, "dep": [-1], "args": {"text": "great day"}},
+        ]
+    )
     openai_server.responder = router([plan])
-    backend = ScriptedBackend.for_all_tasks(text_to_image=Script(sleep=0.3), text_to_speech=Script(sleep=0.3),
-                                            text_classification=Script(sleep=0.3))
+    backend = ScriptedBackend.for_all_tasks(
+        text_to_image=Script(sleep=0.3),
+        text_to_speech=Script(sleep=0.3),
+        text_classification=Script(sleep=0.3),
+    )
     engine, _ = make(openai_server.base_url, backend)
     outcome = await engine.run(request(tmp_path, "cat picture, say hello, and classify"))
     assert all(r.status == "ok" for r in outcome.results)
@@ -62,13 +70,17 @@ async def test_independent_tasks_start_together(openai_server, tmp_path, make):
 
 
 async def test_dependent_starts_when_its_input_exists(openai_server, tmp_path, make):
-    plan = json.dumps([
-        {"task": "text-to-image", "id": 0, "dep": [-1], "args": {"text": "a cat"}},
-        {"task": "image-classification", "id": 1, "dep": [0], "args": {"image": "<GENERATED>-0"}},
-        {"task": "text-to-speech", "id": 2, "dep": [-1], "args": {"text": "slow"}},
-    ])
+    plan = json.dumps(
+        [
+            {"task": "text-to-image", "id": 0, "dep": [-1], "args": {"text": "a cat"}},
+            {"task": "image-classification", "id": 1, "dep": [0], "args": {"image": "<GENERATED>-0"}},
+            {"task": "text-to-speech", "id": 2, "dep": [-1], "args": {"text": "slow"}},
+        ]
+    )
     openai_server.responder = router([plan])
-    backend = ScriptedBackend.for_all_tasks(text_to_image=Script(sleep=0.05), text_to_speech=Script(sleep=0.5))
+    backend = ScriptedBackend.for_all_tasks(
+        text_to_image=Script(sleep=0.05), text_to_speech=Script(sleep=0.5)
+    )
     engine, _ = make(openai_server.base_url, backend)
     await engine.run(request(tmp_path, "draw a cat and classify it; also say slow"))
     times = {tid: (s, e) for tid, _, s, e in backend.log}
@@ -77,10 +89,12 @@ async def test_dependent_starts_when_its_input_exists(openai_server, tmp_path, m
 
 
 async def test_failure_skips_dependents_and_reply_explains(openai_server, tmp_path, make):
-    plan = json.dumps([
-        {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "page.png"}},
-        {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
-    ])
+    plan = json.dumps(
+        [
+            {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "page.png"}},
+            {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
+        ]
+    )
     openai_server.responder = router([plan], respond="Sorry, image-to-text failed.")
     backend = ScriptedBackend.for_all_tasks(image_to_text=Script(fail="tesseract crashed"))
     engine, _ = make(openai_server.base_url, backend)
@@ -104,10 +118,12 @@ async def test_task_timeout_is_a_failed_result(openai_server, tmp_path, make):
 
 
 async def test_invalid_plan_is_retried_with_the_error(openai_server, tmp_path, make):
-    cyclic = json.dumps([
-        {"task": "image-to-image", "id": 0, "dep": [1], "args": {"image": "<GENERATED>-1"}},
-        {"task": "image-to-image", "id": 1, "dep": [0], "args": {"image": "<GENERATED>-0"}},
-    ])
+    cyclic = json.dumps(
+        [
+            {"task": "image-to-image", "id": 0, "dep": [1], "args": {"image": "<GENERATED>-1"}},
+            {"task": "image-to-image", "id": 1, "dep": [0], "args": {"image": "<GENERATED>-0"}},
+        ]
+    )
     good = json.dumps([{"task": "text-to-image", "id": 0, "dep": [-1], "args": {"text": "a cat"}}])
     openai_server.responder = router([cyclic, good])
     engine, _ = make(openai_server.base_url)
@@ -184,7 +200,8 @@ async def test_fallback_to_next_candidate_on_expert_error(openai_server, tmp_pat
     backend = ScriptedBackend.for_all_tasks()
     backend.card_list.append(ModelCard(id="fake/second-tts", task="text-to-speech", backend="builtin"))
     backend.card_list[[c.task for c in backend.card_list].index("text-to-speech")] = ModelCard(
-        id="fake/broken-tts", task="text-to-speech", backend="builtin", downloads=10)
+        id="fake/broken-tts", task="text-to-speech", backend="builtin", downloads=10
+    )
     backend.scripts["fake/broken-tts"] = Script(fail="no voice")
     plan = json.dumps([{"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": "hi"}}])
     openai_server.responder = router([plan])
@@ -212,8 +229,19 @@ def _two_tts_backend():
 
 
 async def test_planner_chooses_the_model_without_a_selection_call(openai_server, tmp_path, make):
-    plan = json.dumps({"tasks": [{"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": "hi"},
-                                  "model": "fake/other-tts"}]})
+    plan = json.dumps(
+        {
+            "tasks": [
+                {
+                    "task": "text-to-speech",
+                    "id": 0,
+                    "dep": [-1],
+                    "args": {"text": "hi"},
+                    "model": "fake/other-tts",
+                }
+            ]
+        }
+    )
     openai_server.responder = router([plan])
     engine, backend = make(openai_server.base_url, _two_tts_backend(), choose_with_llm=True)
     outcome = await engine.run(request(tmp_path, "say hi"))
@@ -232,14 +260,19 @@ async def test_selection_call_when_the_planner_left_the_choice_open(openai_serve
     engine, _ = make(openai_server.base_url, _two_tts_backend(), choose_with_llm=True)
     outcome = await engine.run(request(tmp_path, "say hi"))
     assert [stage_of(r) for r in openai_server.requests] == ["plan", "select", "respond"]
-    assert outcome.selections[0].card.id == "fake/other-tts" and outcome.selections[0].reason == "clearer voice"
+    assert (
+        outcome.selections[0].card.id == "fake/other-tts" and outcome.selections[0].reason == "clearer voice"
+    )
     assert outcome.results[0].card.id == "fake/other-tts"
 
 
 async def test_invalid_model_choice_falls_back_to_the_top_ranked(openai_server, tmp_path, make):
-    plan = json.dumps([{"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": "hi"},
-                        "model": "no/such-model"}])
-    openai_server.responder = router([plan], select='{"choices": [{"task_id": 0, "id": "nope", "reason": "x"}]}')
+    plan = json.dumps(
+        [{"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": "hi"}, "model": "no/such-model"}]
+    )
+    openai_server.responder = router(
+        [plan], select='{"choices": [{"task_id": 0, "id": "nope", "reason": "x"}]}'
+    )
     engine, _ = make(openai_server.base_url, _two_tts_backend(), choose_with_llm=True)
     outcome = await engine.run(request(tmp_path, "say hi"))
     assert outcome.selections[0].card.id == "fake/text-to-speech"
@@ -249,10 +282,12 @@ async def test_invalid_model_choice_falls_back_to_the_top_ranked(openai_server, 
 async def test_summary_responder_answers_from_results_without_the_llm(openai_server, tmp_path, make):
     from engine.responder import Responder
 
-    plan = json.dumps([
-        {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "page.png"}},
-        {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
-    ])
+    plan = json.dumps(
+        [
+            {"task": "image-to-text", "id": 0, "dep": [-1], "args": {"image": "page.png"}},
+            {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}},
+        ]
+    )
     openai_server.responder = router([plan])
     engine, _ = make(openai_server.base_url)
     engine.responder = Responder(write_with_llm=False)

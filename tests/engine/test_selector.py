@@ -24,21 +24,32 @@ class _LocalStub(ScriptedBackend):
 
 def test_order_ready_disk_builtin_then_download():
     local = _LocalStub(name="local")
-    builtin = ScriptedBackend(name="builtin", card_list=[ModelCard("builtin/ocr", "image-to-text", "builtin")])
-    catalogue = Catalogue([
-        ModelCard("big/download", "image-to-text", "local", downloads=10_000),
-        ModelCard("small/disk", "image-to-text", "local", downloads=5),
-        ModelCard("tiny/ready", "image-to-text", "local", downloads=1),
-        ModelCard("gone/missing", "image-to-text", "local", downloads=99_999),
-    ])
+    builtin = ScriptedBackend(
+        name="builtin", card_list=[ModelCard("builtin/ocr", "image-to-text", "builtin")]
+    )
+    catalogue = Catalogue(
+        [
+            ModelCard("big/download", "image-to-text", "local", downloads=10_000),
+            ModelCard("small/disk", "image-to-text", "local", downloads=5),
+            ModelCard("tiny/ready", "image-to-text", "local", downloads=1),
+            ModelCard("gone/missing", "image-to-text", "local", downloads=99_999),
+        ]
+    )
     selector = Selector(catalogue, {"local": local, "builtin": builtin}, top_k=5)
     assert [c.id for c in selector.candidates("image-to-text")] == [
-        "tiny/ready", "small/disk", "builtin/ocr", "big/download"]
+        "tiny/ready",
+        "small/disk",
+        "builtin/ocr",
+        "big/download",
+    ]
 
 
 def test_top_k_and_unavailable_message():
-    builtin = ScriptedBackend(name="builtin", card_list=[ModelCard("builtin/tts", "text-to-speech", "builtin")],
-                              unavailable={"builtin/tts"})
+    builtin = ScriptedBackend(
+        name="builtin",
+        card_list=[ModelCard("builtin/tts", "text-to-speech", "builtin")],
+        unavailable={"builtin/tts"},
+    )
     selector = Selector(Catalogue([]), {"builtin": builtin}, top_k=1)
     assert selector.candidates("text-to-speech") == []
     why = selector.why_unavailable("text-to-speech")

@@ -34,8 +34,13 @@ class Echo(Runner):
     reads = ("text",)
     outputs = ("text", "json")
 
-    def __init__(self, size: int = 8, delay: float = 0.0, fail: BaseException | None = None,
-                 load_error: BaseException | None = None) -> None:
+    def __init__(
+        self,
+        size: int = 8,
+        delay: float = 0.0,
+        fail: BaseException | None = None,
+        load_error: BaseException | None = None,
+    ) -> None:
         self.size, self.delay, self.fail, self.load_error = size, delay, fail, load_error
         self.loads: list[str] = []
         self.active = 0
@@ -78,18 +83,39 @@ def backend_with(runner: Runner, models_dir: Path, **kw: Any) -> LocalBackend:
 
 
 async def run(backend: LocalBackend, tmp_path: Path, model_id: str = "org/echo", value: str = "hi"):
-    return await backend.run(card(model_id), Task(1, "text-classification", {}),
-                             {"text": Resource(kind="text", text=value)}, RunContext(output_dir=tmp_path))
+    return await backend.run(
+        card(model_id),
+        Task(1, "text-classification", {}),
+        {"text": Resource(kind="text", text=value)},
+        RunContext(output_dir=tmp_path),
+    )
 
 
 def test_every_default_runner_matches_the_task_table() -> None:
     runners = default_runners()
     expected = {
-        "text-classification", "token-classification", "text2text-generation", "summarization", "translation",
-        "question-answering", "text-generation", "sentence-similarity", "image-to-text", "image-classification",
-        "object-detection", "image-segmentation", "depth-estimation", "visual-question-answering",
-        "document-question-answering", "automatic-speech-recognition", "audio-classification",
-        "text-to-speech", "text-to-image", "image-to-image", "text-to-video"}
+        "text-classification",
+        "token-classification",
+        "text2text-generation",
+        "summarization",
+        "translation",
+        "question-answering",
+        "text-generation",
+        "sentence-similarity",
+        "image-to-text",
+        "image-classification",
+        "object-detection",
+        "image-segmentation",
+        "depth-estimation",
+        "visual-question-answering",
+        "document-question-answering",
+        "automatic-speech-recognition",
+        "audio-classification",
+        "text-to-speech",
+        "text-to-image",
+        "image-to-image",
+        "text-to-video",
+    }
     assert expected <= set(runners)
     for task, runner in runners.items():
         spec = TASK_SPECS[task]
@@ -99,9 +125,12 @@ def test_every_default_runner_matches_the_task_table() -> None:
 
 def test_a_runner_that_disagrees_with_the_task_table_is_refused() -> None:
     with pytest.raises(TypeError, match="returns"):
+
         class Wrong(Echo):  # noqa: F841
             outputs = ("image",)
+
     with pytest.raises(TypeError, match="not a task type"):
+
         class Unknown(Echo):  # noqa: F841
             task = "mind-reading"
 
@@ -191,8 +220,9 @@ async def test_failures_become_expert_errors(models_dir: Path, tmp_path: Path) -
         await run(backend_with(Echo(), models_dir), tmp_path, model_id="org/absent")
 
 
-async def test_a_cancelled_run_keeps_its_device_slot_until_the_thread_ends(models_dir: Path,
-                                                                         tmp_path: Path) -> None:
+async def test_a_cancelled_run_keeps_its_device_slot_until_the_thread_ends(
+    models_dir: Path, tmp_path: Path
+) -> None:
     runner = Echo(delay=0.3)
     backend = backend_with(runner, models_dir)
     backend._gate.slots = 1

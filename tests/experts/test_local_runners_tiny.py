@@ -37,15 +37,30 @@ def _ids(labels: dict[int, str]) -> dict[str, object]:
 def build_text(root: Path, tok) -> None:
     from transformers import BertConfig, BertForTokenClassification, T5Config, T5ForConditionalGeneration
 
-    small = dict(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                 intermediate_size=37, max_position_embeddings=128)
+    small = dict(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=128,
+    )
     models = {
         "tiny/bert-ner": BertForTokenClassification(BertConfig(**small, **_ids(NER))),
-        "tiny/t5-translate": T5ForConditionalGeneration(T5Config(
-            vocab_size=tok.vocab_size, d_model=32, d_ff=37, d_kv=8, num_layers=2, num_heads=2,
-            decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id,
-            eos_token_id=tok.sep_token_id,
-            task_specific_params={"translation_en_to_fr": {"prefix": "translate English to French: "}})),
+        "tiny/t5-translate": T5ForConditionalGeneration(
+            T5Config(
+                vocab_size=tok.vocab_size,
+                d_model=32,
+                d_ff=37,
+                d_kv=8,
+                num_layers=2,
+                num_heads=2,
+                decoder_start_token_id=tok.pad_token_id,
+                pad_token_id=tok.pad_token_id,
+                eos_token_id=tok.sep_token_id,
+                task_specific_params={"translation_en_to_fr": {"prefix": "translate English to French: "}},
+            )
+        ),
     }
     for name, model in models.items():
         model.save_pretrained(root / name)
@@ -77,47 +92,99 @@ def build_vision(root: Path, tok) -> None:
     )
 
     # ViT encoder + BERT decoder, no processor class saved (like nlpconnect/vit-gpt2-image-captioning)
-    encoder = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37)
-    decoder = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=37, is_decoder=True, add_cross_attention=True)
+    encoder = ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+    )
+    decoder = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        is_decoder=True,
+        add_cross_attention=True,
+    )
     config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
     config.decoder_start_token_id, config.pad_token_id = tok.cls_token_id, tok.pad_token_id
     config.eos_token_id = tok.sep_token_id
     captioner = VisionEncoderDecoderModel(config=config)
     gen = captioner.generation_config
-    gen.decoder_start_token_id, gen.eos_token_id, gen.pad_token_id = tok.cls_token_id, tok.sep_token_id, \
-        tok.pad_token_id
+    gen.decoder_start_token_id, gen.eos_token_id, gen.pad_token_id = (
+        tok.cls_token_id,
+        tok.sep_token_id,
+        tok.pad_token_id,
+    )
     captioner.save_pretrained(root / "tiny/vit-captioner")
     tok.save_pretrained(root / "tiny/vit-captioner")
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(root / "tiny/vit-captioner")
 
-    ViltForQuestionAnswering(ViltConfig(
-        vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=37, image_size=32, patch_size=8, max_position_embeddings=40, **_ids(ANSWERS),
-    )).save_pretrained(root / "tiny/vilt-vqa")
-    ViltProcessor(ViltImageProcessor(size={"shortest_edge": 32}, size_divisor=8), tok) \
-        .save_pretrained(root / "tiny/vilt-vqa")
+    ViltForQuestionAnswering(
+        ViltConfig(
+            vocab_size=tok.vocab_size,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=37,
+            image_size=32,
+            patch_size=8,
+            max_position_embeddings=40,
+            **_ids(ANSWERS),
+        )
+    ).save_pretrained(root / "tiny/vilt-vqa")
+    ViltProcessor(ViltImageProcessor(size={"shortest_edge": 32}, size_divisor=8), tok).save_pretrained(
+        root / "tiny/vilt-vqa"
+    )
 
-    yolos = YolosForObjectDetection(YolosConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, image_size=[32, 32],
-        patch_size=8, num_detection_tokens=3, **_ids(OBJECTS)))
+    yolos = YolosForObjectDetection(
+        YolosConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=37,
+            image_size=[32, 32],
+            patch_size=8,
+            num_detection_tokens=3,
+            **_ids(OBJECTS),
+        )
+    )
     with torch.no_grad():  # every detection token says "cat", confidently: boxes above the 0.5 threshold
         yolos.class_labels_classifier.layers[-1].bias[0] = 20.0
     yolos.save_pretrained(root / "tiny/yolos")
     YolosImageProcessor(size={"shortest_edge": 32, "longest_edge": 32}).save_pretrained(root / "tiny/yolos")
 
-    mix = dict(num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[8, 16],
-               num_attention_heads=[1, 2], patch_sizes=[7, 3], strides=[4, 2], mlp_ratios=[2, 2],
-               decoder_hidden_size=16)
-    SegformerForSemanticSegmentation(SegformerConfig(**mix, **_ids(OBJECTS))).save_pretrained(root / "tiny/segformer")
+    mix = dict(
+        num_encoder_blocks=2,
+        depths=[1, 1],
+        sr_ratios=[2, 1],
+        hidden_sizes=[8, 16],
+        num_attention_heads=[1, 2],
+        patch_sizes=[7, 3],
+        strides=[4, 2],
+        mlp_ratios=[2, 2],
+        decoder_hidden_size=16,
+    )
+    SegformerForSemanticSegmentation(SegformerConfig(**mix, **_ids(OBJECTS))).save_pretrained(
+        root / "tiny/segformer"
+    )
     SegformerImageProcessor(size={"height": 32, "width": 32}).save_pretrained(root / "tiny/segformer")
     GLPNForDepthEstimation(GLPNConfig(**mix)).save_pretrained(root / "tiny/glpn")
     GLPNImageProcessor(size_divisor=32).save_pretrained(root / "tiny/glpn")
 
-    LayoutLMForQuestionAnswering(LayoutLMConfig(
-        vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=37, max_position_embeddings=128)).save_pretrained(root / "tiny/layoutlm")
+    LayoutLMForQuestionAnswering(
+        LayoutLMConfig(
+            vocab_size=tok.vocab_size,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=37,
+            max_position_embeddings=128,
+        )
+    ).save_pretrained(root / "tiny/layoutlm")
     tok.save_pretrained(root / "tiny/layoutlm")
 
 
@@ -134,11 +201,21 @@ def build_audio(root: Path) -> None:
         Wav2Vec2Processor,
     )
 
-    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0,
-                                         do_normalize=True, return_attention_mask=True)
-    small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
-                 num_feat_extract_layers=2, conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 4),
-                 num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+    extractor = Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True
+    )
+    small = dict(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        num_feat_extract_layers=2,
+        conv_dim=(16, 16),
+        conv_stride=(5, 4),
+        conv_kernel=(10, 4),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+    )
 
     ctc = root / "tiny/wav2vec2-ctc"
     ctc.mkdir(parents=True)
@@ -146,11 +223,13 @@ def build_audio(root: Path) -> None:
     vocab.update({c: i + 5 for i, c in enumerate("abcdefghijklmnopqrstuvwxyz'")})
     (ctc / "vocab.json").write_text(json.dumps(vocab))
     Wav2Vec2ForCTC(Wav2Vec2Config(**small, vocab_size=len(vocab), pad_token_id=0)).save_pretrained(ctc)
-    Wav2Vec2Processor(feature_extractor=extractor,
-                      tokenizer=Wav2Vec2CTCTokenizer(str(ctc / "vocab.json"))).save_pretrained(ctc)
+    Wav2Vec2Processor(
+        feature_extractor=extractor, tokenizer=Wav2Vec2CTCTokenizer(str(ctc / "vocab.json"))
+    ).save_pretrained(ctc)
 
-    Wav2Vec2ForSequenceClassification(Wav2Vec2Config(**small, **_ids(SOUNDS))) \
-        .save_pretrained(root / "tiny/wav2vec2-sounds")
+    Wav2Vec2ForSequenceClassification(Wav2Vec2Config(**small, **_ids(SOUNDS))).save_pretrained(
+        root / "tiny/wav2vec2-sounds"
+    )
     extractor.save_pretrained(root / "tiny/wav2vec2-sounds")
 
     build_whisper(root / "tiny/whisper")
@@ -159,14 +238,32 @@ def build_audio(root: Path) -> None:
     tts.mkdir(parents=True)
     chars = {"<pad>": 0, **{c: i + 1 for i, c in enumerate(" abcdefghijklmnopqrstuvwxyz")}}
     (tts / "vocab.json").write_text(json.dumps(chars))
-    VitsTokenizer(str(tts / "vocab.json"), language=None, add_blank=True, phonemize=False).save_pretrained(tts)
-    VitsModel(VitsConfig(
-        vocab_size=len(chars), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, ffn_dim=32,
-        flow_size=16, spectrogram_bins=33, upsample_initial_channel=16, upsample_rates=[4, 4],
-        upsample_kernel_sizes=[8, 8], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
-        prior_encoder_num_flows=1, prior_encoder_num_wavenet_layers=1, posterior_encoder_num_wavenet_layers=1,
-        duration_predictor_num_flows=1, duration_predictor_filter_channels=16, depth_separable_num_layers=1,
-        sampling_rate=16000)).save_pretrained(tts)
+    VitsTokenizer(str(tts / "vocab.json"), language=None, add_blank=True, phonemize=False).save_pretrained(
+        tts
+    )
+    VitsModel(
+        VitsConfig(
+            vocab_size=len(chars),
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            ffn_dim=32,
+            flow_size=16,
+            spectrogram_bins=33,
+            upsample_initial_channel=16,
+            upsample_rates=[4, 4],
+            upsample_kernel_sizes=[8, 8],
+            resblock_kernel_sizes=[3],
+            resblock_dilation_sizes=[[1, 3]],
+            prior_encoder_num_flows=1,
+            prior_encoder_num_wavenet_layers=1,
+            posterior_encoder_num_wavenet_layers=1,
+            duration_predictor_num_flows=1,
+            duration_predictor_filter_channels=16,
+            depth_separable_num_layers=1,
+            sampling_rate=16000,
+        )
+    ).save_pretrained(tts)
 
 
 def build_whisper(folder: Path) -> None:
@@ -181,28 +278,63 @@ def build_whisper(folder: Path) -> None:
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     folder.mkdir(parents=True)
-    (folder / "vocab.json").write_text(json.dumps({ch: i for i, ch in enumerate(bytes_to_unicode().values())}))
+    (folder / "vocab.json").write_text(
+        json.dumps({ch: i for i, ch in enumerate(bytes_to_unicode().values())})
+    )
     (folder / "merges.txt").write_text("#version: 0.2\n")
     end = "<|endoftext|>"
-    tok = WhisperTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), unk_token=end,
-                           bos_token=end, eos_token=end, pad_token=end)
-    tok.add_special_tokens({"additional_special_tokens": [
-        "<|startoftranscript|>", "<|en|>", "<|translate|>", "<|transcribe|>", "<|startoflm|>",
-        "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>"]})
+    tok = WhisperTokenizer(
+        str(folder / "vocab.json"),
+        str(folder / "merges.txt"),
+        unk_token=end,
+        bos_token=end,
+        eos_token=end,
+        pad_token=end,
+    )
+    tok.add_special_tokens(
+        {
+            "additional_special_tokens": [
+                "<|startoftranscript|>",
+                "<|en|>",
+                "<|translate|>",
+                "<|transcribe|>",
+                "<|startoflm|>",
+                "<|startofprev|>",
+                "<|nocaptions|>",
+                "<|notimestamps|>",
+            ]
+        }
+    )
     ids = {t: tok.convert_tokens_to_ids(t) for t in (end, "<|startoftranscript|>", "<|notimestamps|>")}
-    model = WhisperForConditionalGeneration(WhisperConfig(
-        vocab_size=len(tok), num_mel_bins=16, d_model=32, encoder_layers=1, decoder_layers=1,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=37, decoder_ffn_dim=37,
-        max_target_positions=300,  # the pipeline asks for 256 new tokens
-        pad_token_id=ids[end], bos_token_id=ids[end], eos_token_id=ids[end],
-        decoder_start_token_id=ids["<|startoftranscript|>"], begin_suppress_tokens=None, suppress_tokens=None))
+    model = WhisperForConditionalGeneration(
+        WhisperConfig(
+            vocab_size=len(tok),
+            num_mel_bins=16,
+            d_model=32,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=37,
+            decoder_ffn_dim=37,
+            max_target_positions=300,  # the pipeline asks for 256 new tokens
+            pad_token_id=ids[end],
+            bos_token_id=ids[end],
+            eos_token_id=ids[end],
+            decoder_start_token_id=ids["<|startoftranscript|>"],
+            begin_suppress_tokens=None,
+            suppress_tokens=None,
+        )
+    )
     gen = model.generation_config
     gen.is_multilingual, gen.forced_decoder_ids = False, None
     gen.no_timestamps_token_id = ids["<|notimestamps|>"]
     gen.decoder_start_token_id = ids["<|startoftranscript|>"]
     gen.eos_token_id = gen.pad_token_id = ids[end]
     model.save_pretrained(folder)
-    WhisperProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=16), tokenizer=tok).save_pretrained(folder)
+    WhisperProcessor(
+        feature_extractor=WhisperFeatureExtractor(feature_size=16), tokenizer=tok
+    ).save_pretrained(folder)
 
 
 @pytest.fixture(scope="module")
@@ -262,8 +394,9 @@ async def test_token_classification_groups_entities(backend: LocalBackend, ctx: 
     out = await run(backend, "tiny/bert-ner", "token-classification", ctx, text=text("John lives in Paris"))
     assert [o.kind for o in out] == ["text", "json"]
     json.dumps(out[1].data)
-    assert all(e["entity_group"] in {"PER", "LOC", "O"} and e["word"] in "john lives in paris"
-               for e in out[1].data)
+    assert all(
+        e["entity_group"] in {"PER", "LOC", "O"} and e["word"] in "john lives in paris" for e in out[1].data
+    )
     if out[1].data:
         assert out[0].text == "; ".join(f"{e['word']}: {e['entity_group']}" for e in out[1].data)
     else:
@@ -288,16 +421,19 @@ def test_translation_uses_the_t5_task_prefix(backend: LocalBackend) -> None:
 
 
 async def test_image_to_text_with_a_vision_encoder_decoder_without_processor_class(
-        backend: LocalBackend, ctx: RunContext, photo: Resource) -> None:
+    backend: LocalBackend, ctx: RunContext, photo: Resource
+) -> None:
     out = await run(backend, "tiny/vit-captioner", "image-to-text", ctx, image=photo)
     assert len(out) == 1 and out[0].kind == "text" and out[0].text
     assert "[CLS]" not in out[0].text and "[SEP]" not in out[0].text
 
 
-async def test_visual_question_answering_with_a_vilt_classifier(backend: LocalBackend, ctx: RunContext,
-                                                                 photo: Resource) -> None:
-    out = await run(backend, "tiny/vilt-vqa", "visual-question-answering", ctx, image=photo,
-                    text=text("how many cats?"))
+async def test_visual_question_answering_with_a_vilt_classifier(
+    backend: LocalBackend, ctx: RunContext, photo: Resource
+) -> None:
+    out = await run(
+        backend, "tiny/vilt-vqa", "visual-question-answering", ctx, image=photo, text=text("how many cats?")
+    )
     assert len(out) == 1 and out[0].kind == "text" and out[0].text in ANSWERS.values()
 
 
@@ -314,8 +450,9 @@ async def test_object_detection_draws_boxes(backend: LocalBackend, ctx: RunConte
         assert np.asarray(drawn.convert("RGB")).tolist() != np.asarray(original.convert("RGB")).tolist()
 
 
-async def test_image_segmentation_overlays_labelled_regions(backend: LocalBackend, ctx: RunContext,
-                                                            photo: Resource) -> None:
+async def test_image_segmentation_overlays_labelled_regions(
+    backend: LocalBackend, ctx: RunContext, photo: Resource
+) -> None:
     out = await run(backend, "tiny/segformer", "image-segmentation", ctx, image=photo)
     assert [o.kind for o in out] == ["image", "text", "json"]
     json.dumps(out[2].data)
@@ -325,8 +462,9 @@ async def test_image_segmentation_overlays_labelled_regions(backend: LocalBacken
     assert_png(out[0], ctx, (64, 48))
 
 
-async def test_depth_estimation_writes_a_depth_map(backend: LocalBackend, ctx: RunContext,
-                                                   photo: Resource) -> None:
+async def test_depth_estimation_writes_a_depth_map(
+    backend: LocalBackend, ctx: RunContext, photo: Resource
+) -> None:
     out = await run(backend, "tiny/glpn", "depth-estimation", ctx, image=photo)
     assert len(out) == 1 and out[0].text == "depth map (brighter is nearer)"
     depth = assert_png(out[0], ctx, (64, 48))
@@ -335,14 +473,21 @@ async def test_depth_estimation_writes_a_depth_map(backend: LocalBackend, ctx: R
 
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="document QA OCRs the page with tesseract")
 async def test_document_question_answering_answers_with_words_of_the_page(
-        backend: LocalBackend, ctx: RunContext, tmp_path: Path) -> None:
+    backend: LocalBackend, ctx: RunContext, tmp_path: Path
+) -> None:
     pytest.importorskip("pytesseract")
     page = Image.new("RGB", (200, 60), "white")
     ImageDraw.Draw(page).text((10, 20), "TOTAL 42 EUR", fill="black")
     path = tmp_path / "invoice.png"
     page.resize((600, 180)).save(path)
-    out = await run(backend, "tiny/layoutlm", "document-question-answering", ctx,
-                    image=Resource(kind="image", path=path, name="invoice.png"), text=text("what is the total?"))
+    out = await run(
+        backend,
+        "tiny/layoutlm",
+        "document-question-answering",
+        ctx,
+        image=Resource(kind="image", path=path, name="invoice.png"),
+        text=text("what is the total?"),
+    )
     assert len(out) == 1 and out[0].kind == "text"
     assert out[0].text == "no answer found in the document" or out[0].text.lower() in "total 42 eur"
 
@@ -350,22 +495,25 @@ async def test_document_question_answering_answers_with_words_of_the_page(
 # ---------------------------------------------------------------- audio
 
 
-async def test_speech_recognition_with_a_wav2vec2_ctc_model(backend: LocalBackend, ctx: RunContext,
-                                                            clip: Resource) -> None:
+async def test_speech_recognition_with_a_wav2vec2_ctc_model(
+    backend: LocalBackend, ctx: RunContext, clip: Resource
+) -> None:
     out = await run(backend, "tiny/wav2vec2-ctc", "automatic-speech-recognition", ctx, audio=clip)
     assert len(out) == 1 and out[0].kind == "text"
     assert set(out[0].text) <= set("abcdefghijklmnopqrstuvwxyz' ")
 
 
-async def test_speech_recognition_with_a_whisper_model(backend: LocalBackend, ctx: RunContext,
-                                                       clip: Resource) -> None:
+async def test_speech_recognition_with_a_whisper_model(
+    backend: LocalBackend, ctx: RunContext, clip: Resource
+) -> None:
     out = await run(backend, "tiny/whisper", "automatic-speech-recognition", ctx, audio=clip)
     assert len(out) == 1 and out[0].kind == "text" and isinstance(out[0].text, str)
     assert "<|" not in out[0].text  # special tokens skipped
 
 
-async def test_audio_classification_ranks_the_labels(backend: LocalBackend, ctx: RunContext,
-                                                     clip: Resource) -> None:
+async def test_audio_classification_ranks_the_labels(
+    backend: LocalBackend, ctx: RunContext, clip: Resource
+) -> None:
     out = await run(backend, "tiny/wav2vec2-sounds", "audio-classification", ctx, audio=clip)
     assert [o.kind for o in out] == ["text", "json"]
     json.dumps(out[1].data)

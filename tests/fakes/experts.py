@@ -51,8 +51,9 @@ class ScriptedBackend:
             return Availability(ok=False, why=f"{card.id} is not installed")
         return Availability(ok=True, ready=True)
 
-    async def run(self, card: ModelCard, task: Task, inputs: Mapping[str, Resource],
-                  ctx: RunContext) -> Sequence[Resource]:
+    async def run(
+        self, card: ModelCard, task: Task, inputs: Mapping[str, Resource], ctx: RunContext
+    ) -> Sequence[Resource]:
         script = self.scripts.get(task.task) or self.scripts.get(card.id) or Script()
         start = time.perf_counter()
         self.seen_inputs[task.id] = dict(inputs)
@@ -65,8 +66,9 @@ class ScriptedBackend:
         finally:
             self.log.append((task.id, card.id, start, time.perf_counter()))
 
-    def _output(self, kind: str, task: Task, inputs: Mapping[str, Resource], script: Script,
-                ctx: RunContext) -> Resource:
+    def _output(
+        self, kind: str, task: Task, inputs: Mapping[str, Resource], script: Script, ctx: RunContext
+    ) -> Resource:
         described = " + ".join(r.describe() for r in inputs.values())
         if kind == "text":
             return Resource(kind="text", text=script.text or f"{task.task}({described})")

@@ -72,21 +72,28 @@ def default_reply(model: str) -> Reply:
         "image-to-image": Reply.bytes(png_bytes(colour=(30, 30, 200)), "image/png"),
         "text-to-speech": Reply.bytes(wav_bytes(), "audio/wav"),
         "automatic-speech-recognition": Reply.json(200, {"text": "hello from the fake server"}),
-        "text-classification": Reply.json(200, [[{"label": "POSITIVE", "score": 0.93},
-                                                 {"label": "NEGATIVE", "score": 0.07}]]),
-        "image-classification": Reply.json(200, [{"label": "tabby cat", "score": 0.8},
-                                                 {"label": "tiger", "score": 0.1}]),
+        "text-classification": Reply.json(
+            200, [[{"label": "POSITIVE", "score": 0.93}, {"label": "NEGATIVE", "score": 0.07}]]
+        ),
+        "image-classification": Reply.json(
+            200, [{"label": "tabby cat", "score": 0.8}, {"label": "tiger", "score": 0.1}]
+        ),
         "summarization": Reply.json(200, [{"summary_text": "a short summary"}]),
         "translation": Reply.json(200, [{"translation_text": "hola mundo"}]),
         "image-to-text": Reply.json(200, [{"generated_text": "a red square"}]),
-        "object-detection": Reply.json(200, [
-            {"label": "cat", "score": 0.97, "box": {"xmin": 1, "ymin": 1, "xmax": 10, "ymax": 8}},
-            {"label": "cat", "score": 0.91, "box": {"xmin": 12, "ymin": 2, "xmax": 20, "ymax": 12}},
-            {"label": "remote", "score": 0.88, "box": {"xmin": 3, "ymin": 9, "xmax": 8, "ymax": 14}}]),
+        "object-detection": Reply.json(
+            200,
+            [
+                {"label": "cat", "score": 0.97, "box": {"xmin": 1, "ymin": 1, "xmax": 10, "ymax": 8}},
+                {"label": "cat", "score": 0.91, "box": {"xmin": 12, "ymin": 2, "xmax": 20, "ymax": 12}},
+                {"label": "remote", "score": 0.88, "box": {"xmin": 3, "ymin": 9, "xmax": 8, "ymax": 14}},
+            ],
+        ),
         "visual-question-answering": Reply.json(200, [{"answer": "two", "score": 0.7}]),
         "question-answering": Reply.json(200, {"answer": "Paris", "score": 0.9, "start": 0, "end": 5}),
-        "token-classification": Reply.json(200, [{"entity_group": "LOC", "word": "Paris", "score": 0.99,
-                                                  "start": 0, "end": 5}]),
+        "token-classification": Reply.json(
+            200, [{"entity_group": "LOC", "word": "Paris", "score": 0.99, "start": 0, "end": 5}]
+        ),
     }
     return answers.get(task, Reply.json(404, {"error": f"Model {model} does not exist"}))
 
@@ -109,8 +116,9 @@ class FakeHFServer:
         self.seen.append(Seen(model, dict(request.headers), await request.read()))
         script = self._scripts.get(model)
         reply = (script.pop(0) if len(script) > 1 else script[0]) if script else default_reply(model)
-        return web.Response(status=reply.status, body=reply.body, content_type=reply.content_type,
-                            headers=reply.headers)
+        return web.Response(
+            status=reply.status, body=reply.body, content_type=reply.content_type, headers=reply.headers
+        )
 
     async def start(self) -> FakeHFServer:
         app = web.Application()

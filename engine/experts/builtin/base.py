@@ -30,8 +30,11 @@ class BuiltinTool(ABC):
     @property
     def card(self) -> ModelCard:
         return ModelCard(
-            id=self.tool_id, task=self.task, backend="builtin",
-            description=self.description, licence=self.licence,
+            id=self.tool_id,
+            task=self.task,
+            backend="builtin",
+            description=self.description,
+            licence=self.licence,
         )
 
     @abstractmethod

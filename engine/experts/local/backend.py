@@ -37,8 +37,9 @@ def env_offline() -> bool:
     from huggingface_hub import constants
 
     truthy = {"1", "on", "yes", "true"}
-    from_env = any(os.environ.get(v, "").strip().lower() in truthy
-                   for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    from_env = any(
+        os.environ.get(v, "").strip().lower() in truthy for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
     return from_env or bool(constants.is_offline_mode())
 
 
@@ -67,8 +68,9 @@ class LocalBackend:
             self._device = resolve_device(device)
         self.models_dir = Path(models_dir).expanduser() if models_dir else None
         self.offline = env_offline() if offline is None else offline
-        self.options = RunOptions(diffusion_steps=diffusion_steps, max_new_tokens=max_new_tokens,
-                                  video_frames=video_frames)
+        self.options = RunOptions(
+            diffusion_steps=diffusion_steps, max_new_tokens=max_new_tokens, video_frames=video_frames
+        )
         self.runners: dict[str, Runner] = (
             {r.task: r for r in runners} if runners is not None else default_runners()
         )
@@ -108,13 +110,16 @@ class LocalBackend:
             return Availability(True)
         if self.offline:
             return Availability(False, self._missing_weights(card.id))
-        return Availability(True, f"{card.id} will be downloaded from the Hugging Face Hub on first use",
-                            download=True)
+        return Availability(
+            True, f"{card.id} will be downloaded from the Hugging Face Hub on first use", download=True
+        )
 
     def _missing_weights(self, model_id: str) -> str:
         where = f" or save the pipeline under {self.models_dir / model_id}" if self.models_dir else ""
-        return (f"the weights of {model_id} are not on this machine and offline mode is on "
-                f"(HF_HUB_OFFLINE); run `hf download {model_id}` where there is network{where}")
+        return (
+            f"the weights of {model_id} are not on this machine and offline mode is on "
+            f"(HF_HUB_OFFLINE); run `hf download {model_id}` where there is network{where}"
+        )
 
     def _folder(self, model_id: str) -> Path | None:
         if self.models_dir is None:
@@ -194,11 +199,19 @@ class LocalBackend:
         except OSError as exc:  # missing files, offline, no such repo
             raise ExpertUnavailable(f"cannot load {card.id} for {card.task}: {_short(exc)}") from exc
         except Exception as exc:  # noqa: BLE001 - any library failure becomes a failed task
-            raise ExpertError(f"cannot load {card.id} for {card.task}: {type(exc).__name__}: "
-                              f"{_short(exc)}") from exc
+            raise ExpertError(
+                f"cannot load {card.id} for {card.task}: {type(exc).__name__}: {_short(exc)}"
+            ) from exc
 
-    def _infer(self, card: ModelCard, runner: Runner, model: Any, task: Task,
-               inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
+    def _infer(
+        self,
+        card: ModelCard,
+        runner: Runner,
+        model: Any,
+        task: Task,
+        inputs: Mapping[str, Resource],
+        ctx: RunContext,
+    ) -> Sequence[Resource]:
         try:
             return runner.run(model, task, inputs, ctx, self.options)
         except (ExpertError, InputError):
@@ -206,9 +219,13 @@ class LocalBackend:
         except Exception as exc:  # noqa: BLE001 - translated at the edge
             if type(exc).__name__ == "OutOfMemoryError":
                 self.cache.clear()
-                raise ExpertError(f"{card.id} ran out of {self.device.name} memory; the model cache "
-                                  f"was emptied, try again or lower experts.local.memory_budget_mb") from exc
-            raise ExpertError(f"{card.id} failed on {card.task}: {type(exc).__name__}: {_short(exc)}") from exc
+                raise ExpertError(
+                    f"{card.id} ran out of {self.device.name} memory; the model cache "
+                    f"was emptied, try again or lower experts.local.memory_budget_mb"
+                ) from exc
+            raise ExpertError(
+                f"{card.id} failed on {card.task}: {type(exc).__name__}: {_short(exc)}"
+            ) from exc
 
     def _free_accelerator(self) -> None:
         if self._device is None:  # never resolved: nothing was ever loaded

@@ -116,8 +116,13 @@ class ModelCache:
             self._make_room(nbytes)
             with self._lock:
                 self._entries[key] = _Entry(value, nbytes)
-            log.info("loaded %s (%.0f MB; cache %.0f/%.0f MB)", key, nbytes / MB,
-                     self.used_bytes / MB, self.budget / MB)
+            log.info(
+                "loaded %s (%.0f MB; cache %.0f/%.0f MB)",
+                key,
+                nbytes / MB,
+                self.used_bytes / MB,
+                self.budget / MB,
+            )
             return value
 
     def _too_big(self, key: str, nbytes: int) -> ExpertUnavailable:

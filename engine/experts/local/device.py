@@ -48,11 +48,14 @@ def resolve_device(preference: str = "auto") -> Device:
     if preference == "auto":
         name: DeviceName = "cuda" if has_cuda else "mps" if has_mps else "cpu"
     elif preference == "cuda" and not has_cuda:
-        raise ConfigError("experts.local.device: cuda was asked for but torch sees no CUDA GPU "
-                          "(install a CUDA build of torch, or set device: auto)")
+        raise ConfigError(
+            "experts.local.device: cuda was asked for but torch sees no CUDA GPU "
+            "(install a CUDA build of torch, or set device: auto)"
+        )
     elif preference == "mps" and not has_mps:
-        raise ConfigError("experts.local.device: mps was asked for but this machine has no Apple GPU "
-                          "(set device: auto)")
+        raise ConfigError(
+            "experts.local.device: mps was asked for but this machine has no Apple GPU (set device: auto)"
+        )
     elif preference in ("cuda", "mps", "cpu"):
         name = preference  # type: ignore[assignment]
     else:

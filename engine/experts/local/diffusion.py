@@ -33,7 +33,9 @@ class DiffusersRunner(Runner):
         from diffusers import DiffusionPipeline
 
         pipe = DiffusionPipeline.from_pretrained(
-            spec.source, torch_dtype=spec.device.dtype(), local_files_only=spec.local_files_only,
+            spec.source,
+            torch_dtype=spec.device.dtype(),
+            local_files_only=spec.local_files_only,
         )
         pipe = self.adapt(pipe)
         pipe = pipe.to(spec.device.name)
@@ -116,8 +118,7 @@ class TextToVideo(DiffusersRunner):
                 arr = arr.transpose(0, 2, 3, 1)
             first = [to_pil(f) for f in arr]
         video = save_mp4(list(first), ctx, task.id, fps=options.video_fps)
-        return [Resource(kind="video", path=video.path, mime=video.mime,
-                         text=f"{prompt} ({video.text})")]
+        return [Resource(kind="video", path=video.path, mime=video.mime, text=f"{prompt} ({video.text})")]
 
 
 DIFFUSERS_RUNNERS: tuple[type[Runner], ...] = (TextToImage, ImageToImage, TextToVideo)

@@ -53,12 +53,27 @@ def load_audio(resource: Resource, sampling_rate: int = 16000) -> np.ndarray:
     path = resource.path
     exe = ffmpeg_exe()
     if exe is not None:
-        cmd = [exe, "-nostdin", "-loglevel", "error", "-i", str(path), "-ac", "1",
-               "-ar", str(sampling_rate), "-f", "f32le", "-"]
+        cmd = [
+            exe,
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-ac",
+            "1",
+            "-ar",
+            str(sampling_rate),
+            "-f",
+            "f32le",
+            "-",
+        ]
         done = subprocess.run(cmd, capture_output=True, check=False)
         if done.returncode != 0:
-            raise InputError(f"{resource.name or path.name}: not a readable audio file "
-                             f"({done.stderr.decode(errors='replace').strip()[:200]})")
+            raise InputError(
+                f"{resource.name or path.name}: not a readable audio file "
+                f"({done.stderr.decode(errors='replace').strip()[:200]})"
+            )
         return np.frombuffer(done.stdout, dtype=np.float32).copy()
     return _read_wav(path, sampling_rate, resource.name or path.name)
 
@@ -85,8 +100,9 @@ def _read_wav(path: Path, sampling_rate: int, label: str) -> np.ndarray:
     return samples.astype(np.float32)
 
 
-def save_image(image: Any, ctx: RunContext, task_id: int, text: str | None = None,
-               data: Any = None) -> Resource:
+def save_image(
+    image: Any, ctx: RunContext, task_id: int, text: str | None = None, data: Any = None
+) -> Resource:
     """A PIL image, numpy array (HWC, 0-1 floats or uint8) or encoded bytes -> PNG resource."""
     if isinstance(image, (bytes, bytearray)):
         image = Image.open(io.BytesIO(image))
@@ -159,25 +175,55 @@ def save_mp4(frames: Sequence[Any], ctx: RunContext, task_id: int, fps: int = 8)
     path = ctx.new_path(task_id, ".mp4")
     exe = ffmpeg_exe()
     if exe is not None:
-        cmd = [exe, "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{width}x{height}", "-r", str(fps), "-i", "-",
-               "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-               "-movflags", "+faststart", str(path)]
+        cmd = [
+            exe,
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            str(fps),
+            "-i",
+            "-",
+            "-vf",
+            "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+            str(path),
+        ]
         done = subprocess.run(cmd, input=b"".join(f.tobytes() for f in rgb), capture_output=True, check=False)
         if done.returncode != 0:
-            raise ExpertError(f"ffmpeg could not encode the video: {done.stderr.decode(errors='replace')[:300]}")
+            raise ExpertError(
+                f"ffmpeg could not encode the video: {done.stderr.decode(errors='replace')[:300]}"
+            )
     else:
         _write_mp4_opencv(rgb, path, fps)
-    return Resource(kind="video", path=path, mime="video/mp4",
-                    text=f"{len(rgb)} frames, {width}x{height}, {len(rgb) / fps:.1f} s")
+    return Resource(
+        kind="video",
+        path=path,
+        mime="video/mp4",
+        text=f"{len(rgb)} frames, {width}x{height}, {len(rgb) / fps:.1f} s",
+    )
 
 
 def _write_mp4_opencv(rgb: list[np.ndarray], path: Path, fps: int) -> None:
     try:
         import cv2  # type: ignore[import-not-found]
     except ImportError as exc:
-        raise ExpertError("writing a video needs ffmpeg (apt install ffmpeg, or pip install "
-                          "imageio-ffmpeg) or opencv-python-headless") from exc
+        raise ExpertError(
+            "writing a video needs ffmpeg (apt install ffmpeg, or pip install "
+            "imageio-ffmpeg) or opencv-python-headless"
+        ) from exc
     height, width = rgb[0].shape[:2]
     fourcc = cv2.VideoWriter_fourcc(*"mp4v")  # type: ignore[attr-defined]
     writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))

@@ -73,8 +73,9 @@ class Runner(ABC):
         """Blocking: build the model object (called once, then cached)."""
 
     @abstractmethod
-    def run(self, model: Any, task: Task, inputs: Mapping[str, Resource], ctx: RunContext,
-            options: RunOptions) -> Sequence[Resource]:
+    def run(
+        self, model: Any, task: Task, inputs: Mapping[str, Resource], ctx: RunContext, options: RunOptions
+    ) -> Sequence[Resource]:
         """Blocking: run on resolved inputs and return resources of the declared kinds."""
 
 
@@ -149,8 +150,11 @@ class PipelineRunner(Runner):
         from transformers import pipeline
 
         return pipeline(  # type: ignore[call-overload]
-            self.pipeline_task, model=spec.source, device=spec.device.pipeline_device(),
-            dtype=spec.device.dtype(), **self.pipeline_kwargs,
+            self.pipeline_task,
+            model=spec.source,
+            device=spec.device.pipeline_device(),
+            dtype=spec.device.dtype(),
+            **self.pipeline_kwargs,
         )
 
 

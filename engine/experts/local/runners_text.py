@@ -46,8 +46,12 @@ class TokenClassification(PipelineRunner):
 
     def run(self, model, task, inputs, ctx, options):
         entities = jsonable(model(text_arg(inputs)))
-        text = "; ".join(f"{e.get('word', '').strip()}: {e.get('entity_group', e.get('entity'))}"
-                         for e in entities) or "no entities found"
+        text = (
+            "; ".join(
+                f"{e.get('word', '').strip()}: {e.get('entity_group', e.get('entity'))}" for e in entities
+            )
+            or "no entities found"
+        )
         return [Resource(kind="text", text=text), Resource(kind="json", data=entities)]
 
 
@@ -82,10 +86,17 @@ class Seq2SeqRunner(Runner):
         model = place(cls.from_pretrained(spec.source, dtype=spec.device.dtype(), **kw), spec.device)
         tokenizer = AutoTokenizer.from_pretrained(spec.source, **kw)
         params = getattr(config, "task_specific_params", None) or {}
-        chosen: dict[str, Any] = next((v for k, v in params.items() if k.startswith(self.params_prefix)), {}) \
-            if self.params_prefix else {}
-        return Loaded(model, tokenizer, spec.device, {"prefix": chosen.get("prefix", ""),
-                                                      "seq2seq": config.is_encoder_decoder})
+        chosen: dict[str, Any] = (
+            next((v for k, v in params.items() if k.startswith(self.params_prefix)), {})
+            if self.params_prefix
+            else {}
+        )
+        return Loaded(
+            model,
+            tokenizer,
+            spec.device,
+            {"prefix": chosen.get("prefix", ""), "seq2seq": config.is_encoder_decoder},
+        )
 
     def run(self, model: Loaded, task, inputs, ctx, options):
         import torch
@@ -99,7 +110,7 @@ class Seq2SeqRunner(Runner):
         with torch.inference_mode():
             out = model.model.generate(**batch, max_new_tokens=options.max_new_tokens)
         if not model.extra["seq2seq"]:
-            out = out[:, batch["input_ids"].shape[1]:]
+            out = out[:, batch["input_ids"].shape[1] :]
         return [Resource(kind="text", text=tok.decode(out[0], skip_special_tokens=True).strip())]
 
 
@@ -132,8 +143,9 @@ class QuestionAnswering(Runner):
 
         kw = {"local_files_only": spec.local_files_only}
         model = AutoModelForQuestionAnswering.from_pretrained(spec.source, dtype=spec.device.dtype(), **kw)
-        return Loaded(place(model, spec.device), AutoTokenizer.from_pretrained(spec.source, **kw),
-                      spec.device, {})
+        return Loaded(
+            place(model, spec.device), AutoTokenizer.from_pretrained(spec.source, **kw), spec.device, {}
+        )
 
     def run(self, model: Loaded, task, inputs, ctx, options):
         import torch
@@ -142,8 +154,14 @@ class QuestionAnswering(Runner):
         context = text_arg(inputs, "context", required=False) or ctx.request_text
         if not context:
             raise InputError("question-answering needs a context text to find the answer in")
-        enc = model.processor(question, context, truncation="only_second", max_length=512,
-                              return_offsets_mapping=True, return_tensors="pt")
+        enc = model.processor(
+            question,
+            context,
+            truncation="only_second",
+            max_length=512,
+            return_offsets_mapping=True,
+            return_tensors="pt",
+        )
         offsets = enc.pop("offset_mapping")[0].tolist()
         in_context = [s == 1 for s in enc.sequence_ids(0)]
         with torch.inference_mode():
@@ -159,7 +177,7 @@ class QuestionAnswering(Runner):
                     best, span = start[i] + end[j], (offsets[i][0], offsets[j][1])
         if span is None:
             return [Resource(kind="text", text="no answer found in the context")]
-        return [Resource(kind="text", text=context[span[0]:span[1]].strip())]
+        return [Resource(kind="text", text=context[span[0] : span[1]].strip())]
 
 
 class SentenceSimilarity(Runner):
@@ -173,12 +191,15 @@ class SentenceSimilarity(Runner):
     def load(self, spec: LoadSpec) -> Any:
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(spec.source, device=spec.device.name,
-                                   local_files_only=spec.local_files_only)
+        return SentenceTransformer(
+            spec.source, device=spec.device.name, local_files_only=spec.local_files_only
+        )
 
     def run(self, model, task, inputs, ctx, options):
         first, second = text_arg(inputs), text_arg(inputs, "text2")
         vectors = model.encode([first, second], normalize_embeddings=True, convert_to_numpy=True)
         score = float(np.dot(vectors[0], vectors[1]))
-        return [Resource(kind="text", text=f"similarity {score:.3f} (cosine, -1 to 1)"),
-                Resource(kind="json", data={"score": round(score, 4)})]
+        return [
+            Resource(kind="text", text=f"similarity {score:.3f} (cosine, -1 to 1)"),
+            Resource(kind="json", data={"score": round(score, 4)}),
+        ]

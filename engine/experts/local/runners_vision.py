@@ -29,8 +29,18 @@ from engine.experts.local.runners_base import (
 )
 from engine.types import Resource
 
-_PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-            (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
+_PALETTE = [
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
+]
 
 
 def _count_text(labels: Sequence[str], empty: str) -> str:
@@ -60,8 +70,9 @@ class ObjectDetection(PipelineRunner):
         return detection_outputs(image, jsonable(model(image, threshold=0.5)), ctx, task.id)
 
 
-def detection_outputs(image: Image.Image, boxes: list[dict[str, Any]], ctx: RunContext,
-                      task_id: int) -> list[Resource]:
+def detection_outputs(
+    image: Image.Image, boxes: list[dict[str, Any]], ctx: RunContext, task_id: int
+) -> list[Resource]:
     """Boxes ``{"label", "score", "box": {xmin, ymin, xmax, ymax}}`` drawn on the image, plus
     a count ("2 cat, 1 remote") and the boxes as JSON (shared with the hosted backend)."""
     drawn = image.copy()
@@ -71,8 +82,11 @@ def detection_outputs(image: Image.Image, boxes: list[dict[str, Any]], ctx: RunC
         draw.rectangle([box["xmin"], box["ymin"], box["xmax"], box["ymax"]], outline=colour, width=3)
         draw.text((box["xmin"] + 3, box["ymin"] + 2), f"{b['label']} {b['score']:.2f}", fill=colour)
     text = _count_text([b["label"] for b in boxes], "no objects found")
-    return [save_image(drawn, ctx, task_id, text=text, data=boxes),
-            Resource(kind="text", text=text), Resource(kind="json", data=boxes)]
+    return [
+        save_image(drawn, ctx, task_id, text=text, data=boxes),
+        Resource(kind="text", text=text),
+        Resource(kind="json", data=boxes),
+    ]
 
 
 class ImageSegmentation(PipelineRunner):
@@ -91,8 +105,11 @@ class ImageSegmentation(PipelineRunner):
         info = [{"label": s.get("label"), "score": jsonable(s.get("score"))} for s in segments]
         text = _count_text([str(s["label"]) for s in info], "no regions found")
         picture = Image.fromarray(overlay.clip(0, 255).astype(np.uint8))
-        return [save_image(picture, ctx, task.id, text=text, data=info),
-                Resource(kind="text", text=text), Resource(kind="json", data=info)]
+        return [
+            save_image(picture, ctx, task.id, text=text, data=info),
+            Resource(kind="text", text=text),
+            Resource(kind="json", data=info),
+        ]
 
 
 class DepthEstimation(PipelineRunner):
@@ -153,8 +170,10 @@ def _vision_loader(spec: LoadSpec, auto_names: Sequence[str]) -> Loaded:
         # processor, which cannot both read the image and decode the generated ids.
         from transformers import AutoImageProcessor, AutoTokenizer
 
-        processor = _ImageAndTokenizer(AutoImageProcessor.from_pretrained(spec.source, **kw),
-                                       AutoTokenizer.from_pretrained(spec.source, **kw))
+        processor = _ImageAndTokenizer(
+            AutoImageProcessor.from_pretrained(spec.source, **kw),
+            AutoTokenizer.from_pretrained(spec.source, **kw),
+        )
     return Loaded(place(model, spec.device), processor, spec.device, {})
 
 
@@ -180,10 +199,16 @@ def _generate_text(model: Loaded, batch: Any, options: RunOptions) -> str:
     batch = to_device(batch, model.device, model.model)
     with torch.inference_mode():
         out = model.model.generate(**batch, max_new_tokens=options.max_new_tokens)
-    prompt_len = batch["input_ids"].shape[1] if "input_ids" in batch and \
-        not getattr(model.model.config, "is_encoder_decoder", False) else 0
-    decoder_only = prompt_len and out.shape[1] > prompt_len and \
-        bool((out[0, :prompt_len] == batch["input_ids"][0]).all())
+    prompt_len = (
+        batch["input_ids"].shape[1]
+        if "input_ids" in batch and not getattr(model.model.config, "is_encoder_decoder", False)
+        else 0
+    )
+    decoder_only = (
+        prompt_len
+        and out.shape[1] > prompt_len
+        and bool((out[0, :prompt_len] == batch["input_ids"][0]).all())
+    )
     if decoder_only:
         out = out[:, prompt_len:]
     return str(model.processor.batch_decode(out, skip_special_tokens=True)[0]).strip()
