@@ -132,25 +132,24 @@ class Store:
     # conversations -------------------------------------------------------------
 
     async def conversation_id(self, key: ConversationKey) -> int:
-        """Get or create the row for ``key``; safe when many callers race on one key."""
+        """Get or create the row for ``key`` in one statement; safe when callers race on a key."""
         cached = self._conversation_ids.get(key)
         if cached is not None:
             return cached
-        params = (key.platform, key.workspace, key.channel, key.thread)
-        found = await self._conversation_row(params)
-        if found is not None:
-            self._conversation_ids[key] = found
-            return found
-        await self._db.execute(
-            "INSERT INTO conversations (platform, workspace, channel, thread, created_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, workspace, channel, thread) DO NOTHING",
-            (*params, time.time()),
+        now = time.time()
+        rows = list(
+            await self._db.execute_fetchall(
+                "INSERT INTO conversations (platform, workspace, channel, thread, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, workspace, channel, thread)"
+                " DO UPDATE SET platform = excluded.platform RETURNING id, created_at",
+                (key.platform, key.workspace, key.channel, key.thread, now),
+            )
         )
-        created = await self._conversation_row(params)
-        if created is None:  # pragma: no cover - the insert above guarantees a row
-            raise RuntimeError(f"conversation {key} vanished right after insert")
-        self._conversation_ids[key] = created
-        return created
+        conv_id, created_at = int(rows[0][0]), rows[0][1]
+        if created_at == now:  # created just now: its context is known to be empty
+            self._remember(conv_id, deque(maxlen=RECENT_CACHED), complete=True)
+        self._conversation_ids[key] = conv_id
+        return conv_id
 
     async def has_context(self, key: ConversationKey) -> bool:
         """True when ``key``'s conversation exists and has messages since its last forget."""
@@ -161,14 +160,6 @@ class Store:
             (key.platform, key.workspace, key.channel, key.thread),
         )
         return bool(list(rows))
-
-    async def _conversation_row(self, params: tuple[str, str, str, str]) -> int | None:
-        rows = await self._db.execute_fetchall(
-            "SELECT id FROM conversations WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ?",
-            params,
-        )
-        rows = list(rows)
-        return int(rows[0][0]) if rows else None
 
     async def forget(self, conv_id: int) -> None:
         """Clear the context: later ``recent_turns`` start empty; old messages are deleted."""
