@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from engine.experts.base import Availability, RunContext
+from engine.experts.builtin.lazy import Lazy
 from engine.tasks import TASK_SPECS
 from engine.types import ModelCard, Resource, Task
 
@@ -53,3 +54,22 @@ class BuiltinTool(ABC):
     def unload(self) -> None:
         """Drop a loaded model (the backend calls this on close); a no-op by default."""
         return None
+
+
+class ModelTool(BuiltinTool):
+    """A tool whose model loads on first use (``load_model``, once even when two tasks
+    ask at the same moment) and is dropped by ``unload``; ``self._model.get()`` returns it."""
+
+    def __init__(self) -> None:
+        self._model: Lazy[Any] = Lazy(self.load_model)
+
+    @abstractmethod
+    def load_model(self) -> Any:
+        """Blocking; called once, in a worker thread."""
+
+    @property
+    def loaded(self) -> bool:
+        return self._model.loaded
+
+    def unload(self) -> None:
+        self._model.drop()

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from engine.experts.base import Availability, RunContext
-from engine.experts.builtin.base import BuiltinTool
+from engine.experts.builtin.base import ModelTool
 from engine.experts.builtin.draw import open_rgb
-from engine.experts.builtin.lazy import Lazy
 from engine.experts.builtin.resources import path_arg
 from engine.types import Resource, Task
 
@@ -58,7 +57,7 @@ def preprocess(image: Any) -> np.ndarray:
     return ((pixels - 127.5) / 127.5).transpose(2, 0, 1)[None]
 
 
-class EfficientNetLite0(BuiltinTool):
+class EfficientNetLite0(ModelTool):
     tool_id = "builtin/efficientnet-lite0"
     task = "image-classification"
     description = (
@@ -66,15 +65,8 @@ class EfficientNetLite0(BuiltinTool):
     )
     licence = "apache-2.0"
 
-    def __init__(self) -> None:
-        self._model: Lazy[tuple[Any, list[str]]] = Lazy(_load)
-
-    @property
-    def loaded(self) -> bool:
-        return self._model.loaded
-
-    def unload(self) -> None:
-        self._model.drop()
+    def load_model(self) -> tuple[Any, list[str]]:
+        return _load()
 
     def available(self) -> Availability:
         for module, package in PACKAGES.items():

@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 
 from engine.experts.base import Availability, RunContext
-from engine.experts.builtin.base import BuiltinTool
+from engine.experts.builtin.base import ModelTool
 from engine.experts.builtin.draw import draw_boxes, open_rgb
-from engine.experts.builtin.lazy import Lazy
 from engine.experts.builtin.mediapipe_files import mediapipe_availability
 from engine.experts.builtin.resources import Detection, count_summary, drawn_outputs, path_arg
 from engine.types import Resource, Task
@@ -23,7 +22,7 @@ def _load() -> Any:
     return mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
 
 
-class MediaPipeFace(BuiltinTool):
+class MediaPipeFace(ModelTool):
     tool_id = "builtin/mediapipe-face"
     task = "object-detection"
     description = (
@@ -32,15 +31,11 @@ class MediaPipeFace(BuiltinTool):
     licence = "apache-2.0"
 
     def __init__(self) -> None:
-        self._model: Lazy[Any] = Lazy(_load)
+        super().__init__()
         self._lock = threading.Lock()  # a MediaPipe graph runs one image at a time
 
-    @property
-    def loaded(self) -> bool:
-        return self._model.loaded
-
-    def unload(self) -> None:
-        self._model.drop()
+    def load_model(self) -> Any:
+        return _load()
 
     def available(self) -> Availability:
         return mediapipe_availability("face_detection/face_detection_full_range_sparse.tflite")

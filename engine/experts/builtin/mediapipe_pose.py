@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 
 from engine.experts.base import Availability, RunContext
-from engine.experts.builtin.base import BuiltinTool
+from engine.experts.builtin.base import ModelTool
 from engine.experts.builtin.draw import draw_skeleton, open_rgb
-from engine.experts.builtin.lazy import Lazy
 from engine.experts.builtin.mediapipe_files import mediapipe_availability
 from engine.experts.builtin.resources import drawn_outputs, path_arg
 from engine.types import Resource, Task
@@ -26,22 +25,18 @@ def _load() -> Any:
     return mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.5)
 
 
-class MediaPipePose(BuiltinTool):
+class MediaPipePose(ModelTool):
     tool_id = "builtin/mediapipe-pose"
     task = "pose-estimation"
     description = "MediaPipe Pose: finds one person's body pose (33 keypoints) and draws the skeleton."
     licence = "apache-2.0"
 
     def __init__(self) -> None:
-        self._model: Lazy[Any] = Lazy(_load)
+        super().__init__()
         self._lock = threading.Lock()
 
-    @property
-    def loaded(self) -> bool:
-        return self._model.loaded
-
-    def unload(self) -> None:
-        self._model.drop()
+    def load_model(self) -> Any:
+        return _load()
 
     def available(self) -> Availability:
         return mediapipe_availability(

@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 
 from engine.experts.base import Availability, RunContext
-from engine.experts.builtin.base import BuiltinTool
+from engine.experts.builtin.base import ModelTool
 from engine.experts.builtin.draw import draw_mask, open_rgb
-from engine.experts.builtin.lazy import Lazy
 from engine.experts.builtin.mediapipe_files import mediapipe_availability
 from engine.experts.builtin.resources import drawn_outputs, path_arg
 from engine.types import Resource, Task
@@ -26,7 +25,7 @@ def _load() -> Any:
     return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
 
 
-class MediaPipeSegment(BuiltinTool):
+class MediaPipeSegment(ModelTool):
     tool_id = "builtin/mediapipe-person-segmentation"
     task = "image-segmentation"
     description = (
@@ -36,15 +35,11 @@ class MediaPipeSegment(BuiltinTool):
     licence = "apache-2.0"
 
     def __init__(self) -> None:
-        self._model: Lazy[Any] = Lazy(_load)
+        super().__init__()
         self._lock = threading.Lock()
 
-    @property
-    def loaded(self) -> bool:
-        return self._model.loaded
-
-    def unload(self) -> None:
-        self._model.drop()
+    def load_model(self) -> Any:
+        return _load()
 
     def available(self) -> Availability:
         return mediapipe_availability("selfie_segmentation/selfie_segmentation.tflite")

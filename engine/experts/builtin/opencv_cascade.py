@@ -15,9 +15,8 @@ import numpy as np
 
 from engine.errors import ExpertUnavailable
 from engine.experts.base import Availability, RunContext
-from engine.experts.builtin.base import BuiltinTool
+from engine.experts.builtin.base import ModelTool
 from engine.experts.builtin.draw import draw_boxes, open_rgb
-from engine.experts.builtin.lazy import Lazy
 from engine.experts.builtin.resources import Detection, count_summary, drawn_outputs, path_arg
 from engine.types import Resource, Task
 
@@ -41,7 +40,7 @@ def _load() -> dict[str, Any]:
     return {label: cv2.CascadeClassifier(str(folder / name)) for label, name in CASCADES.items()}
 
 
-class OpenCVCascade(BuiltinTool):
+class OpenCVCascade(ModelTool):
     tool_id = "builtin/opencv-cascade"
     task = "object-detection"
     description = (
@@ -50,15 +49,8 @@ class OpenCVCascade(BuiltinTool):
     )
     licence = "bsd-3-clause"
 
-    def __init__(self) -> None:
-        self._model: Lazy[dict[str, Any]] = Lazy(_load)
-
-    @property
-    def loaded(self) -> bool:
-        return self._model.loaded
-
-    def unload(self) -> None:
-        self._model.drop()
+    def load_model(self) -> dict[str, Any]:
+        return _load()
 
     def available(self) -> Availability:
         folder = _cascade_dir()

@@ -12,8 +12,7 @@ import numpy as np
 
 from engine.experts.base import Availability, RunContext
 from engine.experts.builtin.audio import SAMPLE_RATE, duration_seconds, load_audio_16k
-from engine.experts.builtin.base import BuiltinTool
-from engine.experts.builtin.lazy import Lazy
+from engine.experts.builtin.base import ModelTool
 from engine.experts.builtin.resources import path_arg
 from engine.types import Resource, Task
 
@@ -28,7 +27,7 @@ def _load() -> Any:
     return get_vad_model()
 
 
-class SileroVAD(BuiltinTool):
+class SileroVAD(ModelTool):
     tool_id = "builtin/silero-vad"
     task = "audio-classification"
     description = (
@@ -36,15 +35,8 @@ class SileroVAD(BuiltinTool):
     )
     licence = "mit"
 
-    def __init__(self) -> None:
-        self._model: Lazy[Any] = Lazy(_load)
-
-    @property
-    def loaded(self) -> bool:
-        return self._model.loaded
-
-    def unload(self) -> None:
-        self._model.drop()
+    def load_model(self) -> Any:
+        return _load()
 
     def available(self) -> Availability:
         spec = importlib.util.find_spec("faster_whisper")

@@ -8,8 +8,7 @@ from typing import Any
 
 from engine.errors import ExpertError
 from engine.experts.base import Availability, RunContext
-from engine.experts.builtin.base import BuiltinTool
-from engine.experts.builtin.lazy import Lazy
+from engine.experts.builtin.base import ModelTool
 from engine.experts.builtin.resources import text_arg
 from engine.types import Resource, Task
 
@@ -22,21 +21,14 @@ def _load() -> Any:
     return SentimentIntensityAnalyzer()
 
 
-class VaderSentiment(BuiltinTool):
+class VaderSentiment(ModelTool):
     tool_id = "builtin/vader-sentiment"
     task = "text-classification"
     description = "VADER: labels the sentiment of an English text as positive, negative or neutral."
     licence = "mit"
 
-    def __init__(self) -> None:
-        self._model: Lazy[Any] = Lazy(_load)
-
-    @property
-    def loaded(self) -> bool:
-        return self._model.loaded
-
-    def unload(self) -> None:
-        self._model.drop()
+    def load_model(self) -> Any:
+        return _load()
 
     def available(self) -> Availability:
         if importlib.util.find_spec("vaderSentiment") is None:

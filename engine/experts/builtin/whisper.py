@@ -17,8 +17,7 @@ from typing import Any
 from engine.errors import ExpertUnavailable
 from engine.experts.base import Availability, RunContext
 from engine.experts.builtin.audio import load_audio_16k
-from engine.experts.builtin.base import BuiltinTool
-from engine.experts.builtin.lazy import Lazy
+from engine.experts.builtin.base import ModelTool
 from engine.experts.builtin.resources import path_arg
 from engine.types import Resource, Task
 
@@ -80,7 +79,7 @@ def joined_model_dir(cache_dir: Path) -> Path:
     return target
 
 
-class WhisperASR(BuiltinTool):
+class WhisperASR(ModelTool):
     tool_id = "builtin/whisper-base"
     task = "automatic-speech-recognition"
     description = "Whisper base (faster-whisper, CPU): transcribes speech in an audio file, many languages."
@@ -88,22 +87,16 @@ class WhisperASR(BuiltinTool):
 
     def __init__(self, cache_dir: Path = DEFAULT_CACHE, threads: int = 0) -> None:
         self.cache_dir = cache_dir
-        self._model: Lazy[Any] = Lazy(lambda: self._load(threads))
+        self.threads = threads
+        super().__init__()
 
-    def _load(self, threads: int) -> Any:
+    def load_model(self) -> Any:
         from faster_whisper import WhisperModel
 
         folder = joined_model_dir(self.cache_dir)
         # ctranslate2's default of 4 threads oversubscribes small hosts.
-        threads = threads or min(4, os.cpu_count() or 1)
+        threads = self.threads or min(4, os.cpu_count() or 1)
         return WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
-
-    @property
-    def loaded(self) -> bool:
-        return self._model.loaded
-
-    def unload(self) -> None:
-        self._model.drop()
 
     def available(self) -> Availability:
         if importlib.util.find_spec("faster_whisper") is None or weight_parts() is None:
