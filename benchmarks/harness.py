@@ -22,11 +22,11 @@ from engine.experts.base import Availability, RunContext
 from engine.experts.controller import ControllerBackend
 from engine.llm.base import LLM, ChatMessage
 from engine.planner import Planner
-from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM
 from engine.scheduler import Scheduler
 from engine.selector import Selector
 from engine.tasks import TASK_SPECS
 from engine.types import ModelCard, Resource, Task
+from tests.fakes.stages import stage_of  # noqa: F401 - re-exported for the figures
 
 PlanFor = Callable[[str], str]  # request text -> plan JSON
 
@@ -77,21 +77,7 @@ def ms_summary(seconds: Sequence[float]) -> dict[str, float]:
     }
 
 
-# -- which stage an LLM call belongs to -----------------------------------------------
-
-
-def stage_of(messages: Sequence[Mapping[str, str]]) -> str:
-    """plan, select, respond, chat or task, read from the system prompt of the call."""
-    system = messages[0]["content"]
-    if system.startswith("You are the planner"):
-        return "plan"
-    if system == RESPOND_SYSTEM:
-        return "respond"
-    if system == CHAT_SYSTEM:
-        return "chat"
-    if "choose the best model" in system:
-        return "select"
-    return "task"
+# -- reading the scripted calls --------------------------------------------------------
 
 
 def request_of(messages: Sequence[Mapping[str, str]]) -> str:

@@ -11,27 +11,17 @@ from engine.engine import Engine
 from engine.experts.controller import ControllerBackend
 from engine.llm.openai_backend import OpenAILLM
 from engine.planner import Planner
-from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM
 from engine.scheduler import Scheduler
 from engine.selector import Selector
 from engine.types import Request
 from tests.fakes.experts import ScriptedBackend
 from tests.fakes.openai_server import Reply
-
-PLANNER_MARK = "You are the planner"
+from tests.fakes.stages import stage_of as stage_of_messages
 
 
 def stage_of(body: dict[str, Any]) -> str:
-    system = body["messages"][0]["content"]
-    if system.startswith(PLANNER_MARK):
-        return "plan"
-    if system == RESPOND_SYSTEM:
-        return "respond"
-    if system == CHAT_SYSTEM:
-        return "chat"
-    if "choose the best model" in system:
-        return "select"
-    return "task"
+    """The stage of a recorded chat request body (see tests.fakes.stages)."""
+    return stage_of_messages(body["messages"])
 
 
 def router(
