@@ -8,6 +8,9 @@ Two sources:
 - the Hugging Face Hub, by ``refresh``: ``HfApi(endpoint).list_models(pipeline_tag=task,
   sort="downloads")`` for each task, keeping descriptions already known for an id.
 
+Both are merged with ``EXTRA_CARDS``: experts HuggingGPT runs that neither source
+lists under an engine task (the ControlNets, which JARVIS serves itself).
+
 Every card is written with backend ``local``; the engine derives the ``hosted`` twin
 of a card when that backend is enabled, so the file does not list each model twice.
 
@@ -49,6 +52,43 @@ _URL = re.compile(r"https?://\S+")
 _INLINE_CODE = re.compile(r"`([^`]*)`")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_)(\S(?:.*?\S)?)\1")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s*", re.M)
+
+
+# HuggingGPT's ControlNet experts (on runwayml/stable-diffusion-v1-5): image-to-image
+# from a control map and a prompt. Downloads 0, so ranking by downloads keeps general
+# image-to-image models first unless the planner or the LLM asks for a ControlNet.
+_CONTROLNETS = {
+    "canny": "the Canny edges of the input image",
+    "depth": "a depth map given as the input image (for instance from depth-estimation)",
+    "hed": "the soft (HED) edges of the input image",
+    "mlsd": "the straight lines (M-LSD) of the input image",
+    "normal": "a normal map given as the input image",
+    "openpose": "an OpenPose skeleton given as the input image",
+    "scribble": "a scribble, or the main edges of the input image",
+    "seg": "an ADE20K-coloured segmentation map given as the input image",
+}
+EXTRA_CARDS: tuple[dict[str, Any], ...] = tuple(
+    {
+        "id": f"lllyasviel/sd-controlnet-{name}",
+        "task": "image-to-image",
+        "backend": "local",
+        "downloads": 0,
+        "likes": 0,
+        "description": f"ControlNet on Stable Diffusion 1.5: draws a new image from {what} and a text prompt",
+        "licence": "openrail",
+    }
+    for name, what in _CONTROLNETS.items()
+)
+
+
+def with_extra_cards(
+    records: Iterable[dict[str, Any]], tasks: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """``records`` plus the ``EXTRA_CARDS`` of ``tasks`` (all by default), sorted; a
+    record already there for an extra card's id and task wins."""
+    wanted = None if tasks is None else set(tasks)
+    extra = [dict(r) for r in EXTRA_CARDS if wanted is None or r["task"] in wanted]
+    return sort_records([*records, *extra])
 
 
 def clean_description(text: str | None, limit: int = MAX_DESCRIPTION) -> str:
@@ -154,7 +194,7 @@ def build_from_jarvis(source: Path) -> list[dict[str, Any]]:
             raise ConfigError(f"{source}:{n}: not a model entry ({exc})") from exc
         if rec is not None:
             records.append(rec)
-    return sort_records(records)
+    return with_extra_cards(records)
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -211,7 +251,8 @@ def refresh(
     api = HfApi(endpoint=endpoint, token=token)
     descriptions = {(r["id"], r["task"]): r.get("description", "") for r in known}
     records = []
-    for task in tasks or sorted(TASK_SPECS):
+    tasks = list(tasks or sorted(TASK_SPECS))
+    for task in tasks:
         if task not in TASK_SPECS:
             raise ConfigError(f"unknown task {task!r}; known: {', '.join(sorted(TASK_SPECS))}")
         try:
@@ -241,7 +282,7 @@ def refresh(
                 )
             )
         log.info("%s: %d models", task, len(infos))
-    return sort_records(records)
+    return with_extra_cards(records, tasks)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

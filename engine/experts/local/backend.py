@@ -11,6 +11,7 @@ accelerator.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import Any
 from engine.errors import ExpertError, ExpertUnavailable, InputError
 from engine.experts.base import Availability, RunContext
 from engine.experts.local.cache import ModelCache
+from engine.experts.local.controlnet import CONTROLNET_RUNNERS
 from engine.experts.local.device import Device, DeviceGate, resolve_device
 from engine.experts.local.diffusion import DIFFUSERS_RUNNERS
 from engine.experts.local.runners import TRANSFORMERS_RUNNERS, LoadSpec, Runner, RunOptions
@@ -44,7 +46,10 @@ def env_offline() -> bool:
 
 
 def default_runners() -> dict[str, Runner]:
-    return {cls.task: cls() for cls in (*TRANSFORMERS_RUNNERS, *DIFFUSERS_RUNNERS)}
+    # Later classes replace earlier ones of the same task: the ControlNet runner is the
+    # image-to-image runner (it hands non-ControlNet cards to the plain one it extends).
+    classes = (*TRANSFORMERS_RUNNERS, *DIFFUSERS_RUNNERS, *CONTROLNET_RUNNERS)
+    return {cls.task: cls() for cls in classes}
 
 
 class LocalBackend:
@@ -100,18 +105,32 @@ class LocalBackend:
         return sorted(self.runners)
 
     def availability(self, card: ModelCard) -> Availability:
-        if card.task not in self.runners:
+        runner = self.runners.get(card.task)
+        if runner is None:
             return Availability(False, f"the local backend has no runner for {card.task}")
         if card.id in self.cache:
             return Availability(True, ready=True)
-        if self._folder(card.id) is not None:
+        found = self._weights_availability(card.id)
+        if not found.ok:
+            return found
+        for extra in runner.companions(card.id):  # a ControlNet's base model, say
+            more = self._weights_availability(extra)
+            if not more.ok:
+                return Availability(False, f"{card.id} is drawn with {extra}: {more.why}")
+            if more.download:
+                why = "; ".join(w for w in (found.why, more.why) if w)
+                found = Availability(True, why, download=True)
+        return found
+
+    def _weights_availability(self, model_id: str) -> Availability:
+        if self._folder(model_id) is not None:
             return Availability(True)
-        if self._cached_snapshot(card.id) is not None:
+        if self._cached_snapshot(model_id) is not None:
             return Availability(True)
         if self.offline:
-            return Availability(False, self._missing_weights(card.id))
+            return Availability(False, self._missing_weights(model_id))
         return Availability(
-            True, f"{card.id} will be downloaded from the Hugging Face Hub on first use", download=True
+            True, f"{model_id} will be downloaded from the Hugging Face Hub on first use", download=True
         )
 
     def _missing_weights(self, model_id: str) -> str:
@@ -152,7 +171,7 @@ class LocalBackend:
         runner = self.runners.get(card.task)
         if runner is None:
             raise ExpertUnavailable(f"the local backend has no runner for {card.task}")
-        spec = self._load_spec(card)
+        spec = self._load_spec(card, runner)
 
         def work() -> Sequence[Resource]:
             model = self._load(card, runner, spec)
@@ -178,20 +197,30 @@ class LocalBackend:
         job.add_done_callback(lambda _: semaphore.release())
         return await asyncio.shield(job)
 
-    def _load_spec(self, card: ModelCard) -> LoadSpec:
-        folder = self._folder(card.id)
+    def _load_spec(self, card: ModelCard, runner: Runner | None = None) -> LoadSpec:
+        loaded = card.id in self.cache
+        spec = self._source_spec(card.id, loaded)
+        extras = runner.companions(card.id) if runner is not None and not loaded else ()
+        if not extras:
+            return spec
+        return dataclasses.replace(spec, companions={e: self._source_spec(e) for e in extras})
+
+    def _source_spec(self, model_id: str, loaded: bool = False) -> LoadSpec:
+        folder = self._folder(model_id)
         if folder is not None:
-            return LoadSpec(str(folder), self.device, local_files_only=True)
-        if self.offline and card.id not in self.cache:
-            snapshot = self._cached_snapshot(card.id)
+            return LoadSpec(str(folder), self.device, local_files_only=True, model_id=model_id)
+        if self.offline and not loaded:
+            snapshot = self._cached_snapshot(model_id)
             if snapshot is None:
-                raise ExpertUnavailable(self._missing_weights(card.id))
-            return LoadSpec(str(snapshot), self.device, local_files_only=True)
-        return LoadSpec(card.id, self.device, local_files_only=self.offline)
+                raise ExpertUnavailable(self._missing_weights(model_id))
+            return LoadSpec(str(snapshot), self.device, local_files_only=True, model_id=model_id)
+        return LoadSpec(model_id, self.device, local_files_only=self.offline, model_id=model_id)
 
     def _load(self, card: ModelCard, runner: Runner, spec: LoadSpec) -> Any:
-        folder = Path(spec.source) if Path(spec.source).is_dir() else self._cached_snapshot(card.id)
-        expected = _weights_bytes(folder) if folder else 0
+        expected = 0
+        for model_id, part in ((card.id, spec), *spec.companions.items()):
+            folder = Path(part.source) if Path(part.source).is_dir() else self._cached_snapshot(model_id)
+            expected += _weights_bytes(folder) if folder else 0
         try:
             return self.cache.get_or_load(card.id, lambda: runner.load(spec), expected)
         except (ExpertError, InputError):

@@ -4,7 +4,8 @@
 pipeline class the folder declares, so one loader serves Stable Diffusion, SDXL,
 Kandinsky, ModelScope text-to-video and the rest. A text-to-image checkpoint asked
 to do image-to-image is converted with ``AutoPipelineForImage2Image.from_pipe``
-(same weights, no second load).
+(same weights, no second load). ControlNet cards are drawn by the image-to-image
+runner of controlnet.py, which extends ``ImageToImage``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,6 +37,10 @@ class LoadSpec:
     source: str
     device: Device
     local_files_only: bool = False
+    model_id: str = ""  # the card's id (``source`` may be a folder)
+    # Other models this one is built on (a ControlNet's base Stable Diffusion), by id,
+    # resolved by the backend with the same rules; see ``Runner.companions``.
+    companions: Mapping[str, LoadSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,11 @@ class Runner(ABC):
             raise TypeError(f"{cls.__name__} reads {unknown}, not arguments of {cls.task}")
         if not set(cls.outputs) <= set(spec.outputs):
             raise TypeError(f"{cls.__name__} returns {cls.outputs}; {cls.task} outputs {spec.outputs}")
+
+    def companions(self, model_id: str) -> tuple[str, ...]:
+        """Ids of other models that loading ``model_id`` needs (their weights must be
+        available too); the backend resolves them into ``LoadSpec.companions``."""
+        return ()
 
     @abstractmethod
     def load(self, spec: LoadSpec) -> Any:
