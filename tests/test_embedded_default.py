@@ -79,3 +79,16 @@ def test_chat_session_with_attach_and_forget(tmp_path):
     assert "/attach PATH" in done.stdout and "attached page.png" in done.stdout
     assert "image-to-text" in done.stdout and "Context cleared." in done.stdout
     assert TEXT.lower().rstrip(".") in done.stdout.lower()
+
+
+def test_next_turn_reads_the_earlier_image_aloud(tmp_path):
+    page = _page(tmp_path / "page.png")
+    first = _cli(tmp_path, "ask", "here is a scanned page", "--attach", str(page), "--conversation", "mt")
+    assert first.returncode == 0, first.stderr[-2000:]
+    done = _cli(tmp_path, "ask", "now read the text of the image above aloud", "--conversation", "mt", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout)
+    assert [t["task"] for t in out["plan"]] == ["image-to-text", "text-to-speech"]
+    assert out["results"][0]["outputs"][0]["text"].strip() == TEXT
+    [audio] = out["media"]
+    assert Path(audio).suffix == ".wav" and "terminal-local-mt" in audio
