@@ -182,3 +182,22 @@ async def test_overlong_prompt_is_an_llm_error(smollm2: LocalLLM) -> None:
     huge = [ChatMessage("user", "word " * 5000)]
     with pytest.raises(LLMError, match="context"):
         await smollm2.complete(huge, max_tokens=4)
+
+
+async def test_chat_answer_does_not_loop_on_one_sentence():
+    """SmolLM2 at temperature 0.3 repeated one sentence until max_tokens without a penalty."""
+    pytest.importorskip("llama_cpp")
+    from engine.llm.local_backend import LocalLLM
+    from engine.prompts import CHAT_SYSTEM
+
+    llm = LocalLLM(n_ctx=2048)
+    try:
+        text = await llm.complete(
+            [ChatMessage("system", CHAT_SYSTEM), ChatMessage("user", "hello, who are you?")],
+            max_tokens=300,
+            temperature=0.3,
+        )
+    finally:
+        await llm.aclose()
+    sentences = [s.strip() for s in text.split(".") if s.strip()]
+    assert sentences and max(sentences.count(s) for s in sentences) <= 2

@@ -77,8 +77,12 @@ class LocalLLM:
         cache_dir: Path | None = None,
         max_array_items: int = 8,
         seed: int = 0,
+        repeat_penalty: float = 1.1,
     ) -> None:
         self.model = model
+        # Free text only: small models otherwise loop on one sentence ("I'm designed to assist
+        # users with language and grammar." forty times); JSON repeats braces by design.
+        self.repeat_penalty = repeat_penalty
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.chat_format = chat_format
@@ -154,6 +158,7 @@ class LocalLLM:
                     temperature=temperature,
                     seed=self.seed,
                     grammar=grammar,
+                    repeat_penalty=1.0 if grammar is not None else self.repeat_penalty,
                     stream=True,
                 )
                 for chunk in stream:
