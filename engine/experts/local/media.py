@@ -8,7 +8,6 @@ and an ``ffmpeg`` program (system or imageio-ffmpeg) are used here.
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 import wave
 from collections.abc import Sequence
@@ -18,22 +17,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from engine.audio import decode_audio, ffmpeg_exe
 from engine.errors import ExpertError, InputError
 from engine.experts.base import RunContext
 from engine.types import Resource
-
-
-def ffmpeg_exe() -> str | None:
-    """The ffmpeg program: on PATH, or the one imageio-ffmpeg ships."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg  # type: ignore[import-not-found]
-
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
-    except Exception:  # noqa: BLE001 - optional helper, absent or broken
-        return None
 
 
 def open_image(resource: Resource) -> Image.Image:
@@ -47,57 +34,10 @@ def open_image(resource: Resource) -> Image.Image:
 
 
 def load_audio(resource: Resource, sampling_rate: int = 16000) -> np.ndarray:
-    """Mono float32 samples at ``sampling_rate``; WAV is read directly, the rest via ffmpeg."""
+    """Mono float32 samples at ``sampling_rate`` (see engine.audio.decode_audio)."""
     if resource.path is None:
         raise InputError(f"expected an audio file, got a {resource.kind} value")
-    path = resource.path
-    exe = ffmpeg_exe()
-    if exe is not None:
-        cmd = [
-            exe,
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-i",
-            str(path),
-            "-ac",
-            "1",
-            "-ar",
-            str(sampling_rate),
-            "-f",
-            "f32le",
-            "-",
-        ]
-        done = subprocess.run(cmd, capture_output=True, check=False)
-        if done.returncode != 0:
-            raise InputError(
-                f"{resource.name or path.name}: not a readable audio file "
-                f"({done.stderr.decode(errors='replace').strip()[:200]})"
-            )
-        return np.frombuffer(done.stdout, dtype=np.float32).copy()
-    return _read_wav(path, sampling_rate, resource.name or path.name)
-
-
-def _read_wav(path: Path, sampling_rate: int, label: str) -> np.ndarray:
-    try:
-        with wave.open(str(path), "rb") as w:
-            rate, width, channels = w.getframerate(), w.getsampwidth(), w.getnchannels()
-            raw = w.readframes(w.getnframes())
-    except (wave.Error, OSError, EOFError) as exc:
-        raise InputError(f"{label}: not a WAV file, and no ffmpeg to decode it ({exc})") from exc
-    dtype = {1: np.uint8, 2: np.int16, 4: np.int32}.get(width)
-    if dtype is None:
-        raise InputError(f"{label}: unsupported WAV sample width {width}")
-    samples = np.frombuffer(raw, dtype=dtype).astype(np.float32)
-    if width == 1:
-        samples = (samples - 128.0) / 128.0
-    else:
-        samples /= float(2 ** (8 * width - 1))
-    samples = samples.reshape(-1, channels).mean(axis=1)
-    if rate != sampling_rate and len(samples):
-        n_out = int(round(len(samples) * sampling_rate / rate))
-        samples = np.interp(np.linspace(0, len(samples) - 1, n_out), np.arange(len(samples)), samples)
-    return samples.astype(np.float32)
+    return decode_audio(resource.path, sampling_rate, label=resource.name)
 
 
 def save_image(
