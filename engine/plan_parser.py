@@ -26,7 +26,7 @@ Two conventions worth knowing downstream:
   largest one in the plan.
 - A text argument may embed references inside other text ("a poem about
   <GENERATED>-0"). Tags are normalised to ``<GENERATED>-N`` and counted in ``dep``;
-  substituting them is the scheduler's choice. ``Task.references()`` lists only
+  the scheduler substitutes the producer's text (engine/resolve.py). ``Task.references()`` lists only
   arguments that are exactly one reference.
 """
 

@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.references import exact_ref, substitute_refs
 from engine.tasks import TASK_SPECS
-from engine.types import GENERATED_PREFIX, Resource, ResourceKind, Task, TaskResult
+from engine.types import Resource, ResourceKind, Task, TaskResult
 
 _URL_PREFIXES = ("http://", "https://", "ftp://", "file://")
 
@@ -67,6 +68,12 @@ def pick_output(result: TaskResult, kind: ResourceKind) -> Resource:
     raise InputError(f"task {result.task.id} ({result.task.task}) produced no {kind}")
 
 
+def _result(done: Mapping[int, TaskResult], task_id: int) -> TaskResult:
+    if task_id not in done:
+        raise InputError(f"this step refers to task {task_id}, which it does not depend on")
+    return done[task_id]
+
+
 def resolve_inputs(
     task: Task,
     done: Mapping[int, TaskResult],
@@ -82,11 +89,13 @@ def resolve_inputs(
             if arg.required:
                 raise InputError(f"{task.task} needs a {arg.name} argument")
             continue
-        if value.startswith(GENERATED_PREFIX):
-            ref = int(value[len(GENERATED_PREFIX) :])
-            inputs[arg.name] = pick_output(done[ref], arg.kind)
+        ref_id = exact_ref(value)
+        if ref_id is not None:
+            inputs[arg.name] = pick_output(_result(done, ref_id), arg.kind)
         elif arg.kind == "text":
-            inputs[arg.name] = Resource(kind="text", text=value)
+            # references inside text ("a poem about <GENERATED>-0") take the producer's text
+            text = substitute_refs(value, lambda i: pick_output(_result(done, i), "text").text or "")
+            inputs[arg.name] = Resource(kind="text", text=text)
         else:
             inputs[arg.name] = find_file(value, arg.kind, files, roots)
     return inputs

@@ -100,13 +100,18 @@ class Scheduler:
                 task=task, status="failed", error=why_unavailable, seconds=time.perf_counter() - started
             )
         errors: list[str] = []
+        deadline = time.perf_counter() + self.task_timeout  # one time bound per task, over all candidates
         for choice in options:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                errors.append(f"no time left for {choice.card.id} within {self.task_timeout:g} s")
+                break
             await emit(on_event, TaskStarted(task, choice.card))
             try:
-                outputs = await self._run_card(choice.card, task, inputs, ctx)
+                outputs = await self._run_card(choice.card, task, inputs, ctx, remaining)
             except TimeoutError:
                 errors.append(f"{choice.card.id}: timed out after {self.task_timeout:g} s")
-                break  # the time bound is per task, not per candidate
+                break
             except ExpertError as exc:
                 errors.append(f"{choice.card.id}: {exc}")
                 continue
@@ -133,12 +138,12 @@ class Scheduler:
         )
 
     async def _run_card(
-        self, card: ModelCard, task: Task, inputs: Mapping[str, Resource], ctx: RunContext
+        self, card: ModelCard, task: Task, inputs: Mapping[str, Resource], ctx: RunContext, seconds: float
     ) -> Sequence[Resource]:
         backend = self.backends.get(card.backend)
         if backend is None:
             raise ExpertError(f"backend {card.backend} is not configured")
-        async with asyncio.timeout(self.task_timeout):
+        async with asyncio.timeout(seconds):
             outputs = await backend.run(card, task, inputs, ctx)
         wanted = set(TASK_SPECS[task.task].outputs)
         if not outputs or not any(o.kind in wanted for o in outputs):

@@ -77,7 +77,10 @@ class Selector:
         for backend in self.backends.values():
             if backend.name in ("builtin", "llm"):
                 cards += [c for c in backend.cards() if c.task == task_type]
-        return cards
+        unique: dict[tuple[str, str], ModelCard] = {}
+        for card in cards:  # a card listed twice (catalogue and backend) counts once
+            unique.setdefault((card.id, card.backend), card)
+        return list(unique.values())
 
     def candidates(self, task_type: str) -> list[ModelCard]:
         """Runnable cards for a task type, in order of attempts, at most top K."""
@@ -196,7 +199,8 @@ class Selector:
             log.info("model choice fell back to ranking: %s", exc)
             return {}
         chosen: dict[int, tuple[str, str]] = {}
-        for item in data.get("choices", []) if isinstance(data, dict) else []:
+        choices = data.get("choices") if isinstance(data, dict) else None
+        for item in choices if isinstance(choices, list) else []:
             if not isinstance(item, dict):
                 continue
             tid, mid = item.get("task_id"), item.get("id")

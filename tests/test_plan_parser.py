@@ -483,3 +483,10 @@ def test_kindless_arg_names_fill_the_free_argument() -> None:
 def test_null_args_reports_the_missing_argument() -> None:
     message = error_of('[{"task": "text-to-speech", "id": 0, "dep": [-1], "args": null}]')
     assert 'missing required argument "text"' in message
+
+
+def test_normalised_tag_keeps_the_space_after_it():
+    from engine.references import normalise_tags
+
+    assert normalise_tags("a song about <GENERATED>-0 and a poem") == "a song about <GENERATED>-0 and a poem"
+    assert normalise_tags("<GENERATED-1> then") == "<GENERATED>-1 then"

@@ -295,3 +295,44 @@ async def test_summary_responder_answers_from_results_without_the_llm(openai_ser
     assert outcome.llm_calls == 1  # planning only
     assert outcome.reply.text.startswith("Done. Here is what I did:")
     assert '"image-to-text(' in outcome.reply.text and "Attached: task1-0.wav" in outcome.reply.text
+
+
+async def test_reference_inside_text_is_substituted(openai_server, tmp_path, make):
+    plan = json.dumps([
+        {"task": "text-classification", "id": 0, "dep": [-1], "args": {"text": "what a lovely day"}},
+        {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0 is the sentiment"}},
+    ])
+    openai_server.responder = router([plan])
+    backend = ScriptedBackend.for_all_tasks(text_classification=Script(text="positive"))
+    engine, _ = make(openai_server.base_url, backend)
+    outcome = await engine.run(request(tmp_path, "classify and say it"))
+    assert [r.status for r in outcome.results] == ["ok", "ok"]
+    assert backend.seen_inputs[1]["text"].text == "positive is the sentiment"
+
+
+async def test_null_model_choices_fall_back_to_ranking(openai_server, tmp_path, make):
+    plan = json.dumps([{"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": "hi"}}])
+    openai_server.responder = router([plan], select='{"choices": null}')
+    engine, _ = make(openai_server.base_url, _two_tts_backend(), choose_with_llm=True)
+    outcome = await engine.run(request(tmp_path, "say hi"))
+    assert outcome.error is None and outcome.results[0].status == "ok"
+    assert "highest-ranked" in outcome.selections[0].reason
+
+
+async def test_the_time_bound_covers_all_candidates_of_a_task(openai_server, tmp_path, make):
+    from engine.types import ModelCard
+
+    backend = ScriptedBackend.for_all_tasks()
+    for n in range(3):
+        backend.card_list.append(ModelCard(id=f"fake/slow-{n}", task="text-to-speech", backend="builtin",
+                                           downloads=10 - n))
+        backend.scripts[f"fake/slow-{n}"] = Script(sleep=0.15, fail="broke")
+    backend.card_list = [c for c in backend.card_list if c.id != "fake/text-to-speech"]
+    plan = json.dumps([{"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": "hi"}}])
+    openai_server.responder = router([plan])
+    engine, _ = make(openai_server.base_url, backend, task_timeout=0.25)
+    outcome = await engine.run(request(tmp_path, "say hi"))
+    result = outcome.results[0]
+    assert result.status == "failed" and result.seconds < 0.45
+    assert "fake/slow-0: broke" in result.error and "fake/slow-1: timed out" in result.error
+    assert "fake/slow-2" not in result.error  # no third attempt past the task's time bound
