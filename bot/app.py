@@ -35,8 +35,10 @@ class Runtime:
     service: ConversationService
 
     async def aclose(self) -> None:
-        await self.engine.aclose()
-        await self.store.close()
+        try:
+            await self.engine.aclose()
+        finally:
+            await self.store.close()
 
 
 def build_llm(settings: Settings) -> LLM:
@@ -145,8 +147,13 @@ def build_engine(
 async def open_runtime(settings: Settings, engine: Engine | None = None) -> AsyncIterator[Runtime]:
     data_dir = settings.data_path
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = await Store.open(data_dir / "hugginggpt.sqlite3")
+    # the engine first: if a setting is wrong, no store thread is left open to hang the exit
     engine = engine or build_engine(settings)
+    try:
+        store = await Store.open(data_dir / "hugginggpt.sqlite3")
+    except BaseException:
+        await engine.aclose()
+        raise
     limits = settings.limits
     service = ConversationService(
         engine,

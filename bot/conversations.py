@@ -8,7 +8,9 @@ bad input or model trouble: the user gets a reply and the turn is stored.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import shutil
 import time
 import uuid
 from dataclasses import replace
@@ -52,8 +54,11 @@ class ConversationService:
             return await self._turn(message, on_event)
 
     async def forget(self, key: ConversationKey) -> None:
+        """Clear the context and delete the conversation's files: a later plan cannot
+        name them, and forgetting means they are gone."""
         async with self.locks.hold(key):
             await self.store.forget(await self.store.conversation_id(key))
+            await asyncio.to_thread(shutil.rmtree, self.artifacts / key.slug(), True)
 
     async def knows(self, key: ConversationKey) -> bool:
         return await self.store.has_context(key)
@@ -63,7 +68,8 @@ class ConversationService:
         history = await self.store.recent_turns(conv, limit=self.history_turns)
         conversation_dir = self.artifacts / message.key.slug()
         turn_dir = conversation_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        ingested = ingest_files(
+        ingested = await asyncio.to_thread(
+            ingest_files,
             message.files,
             turn_dir / "in",
             self.max_attachment_bytes,

@@ -3,8 +3,9 @@
 Why one aiosqlite connection: it runs every statement on one worker thread, which
 serialises access for the whole process, and SQLite allows one writer anyway. The
 connection is in autocommit mode, so each single statement is its own transaction
-and concurrent coroutines never see each other's half-done work; the few
-multi-statement writes (``forget``) take ``_tx_lock`` and an explicit transaction.
+and concurrent coroutines never see each other's half-done work. No write spans
+several statements in one transaction: on a shared connection that would also wrap
+other coroutines' writes.
 WAL mode lets a reader (a benchmark, ``sqlite3`` in a shell) look in while the bot
 writes.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
@@ -32,6 +34,8 @@ import aiosqlite
 from adapters.base import ConversationKey
 from bot.migrations import migrate
 from engine.types import Outcome, Resource, Turn
+
+log = logging.getLogger(__name__)
 
 Role = Literal["user", "assistant"]
 _ROLES: frozenset[str] = frozenset({"user", "assistant"})
@@ -87,7 +91,6 @@ class Store:
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
-        self._tx_lock = asyncio.Lock()
         # ids never change once created (forget bumps a generation instead), so a turn
         # need not ask SQLite for them again: one round trip less per turn
         self._conversation_ids: dict[ConversationKey, int] = {}
@@ -149,6 +152,8 @@ class Store:
         if created_at == now:  # created just now: its context is known to be empty
             self._remember(conv_id, deque(maxlen=RECENT_CACHED), complete=True)
         self._conversation_ids[key] = conv_id
+        if len(self._conversation_ids) > RECENT_CONVERSATIONS * 4:
+            self._conversation_ids.pop(next(iter(self._conversation_ids)))  # oldest first
         return conv_id
 
     async def has_context(self, key: ConversationKey) -> bool:
@@ -164,22 +169,18 @@ class Store:
     async def forget(self, conv_id: int) -> None:
         """Clear the context: later ``recent_turns`` start empty; old messages are deleted."""
         await self.flush()  # logged requests first: their rows point at messages deleted here
-        async with self._tx_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                await self._db.execute(
-                    "UPDATE conversations SET generation = generation + 1, cleared_at = ? WHERE id = ?",
-                    (time.time(), conv_id),
-                )
-                await self._db.execute(
-                    "DELETE FROM messages WHERE conversation_id = ? AND generation <"
-                    " (SELECT generation FROM conversations WHERE id = ?)",
-                    (conv_id, conv_id),
-                )
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+        # Two autocommit statements, no explicit transaction: on the shared connection one
+        # would also wrap (and could roll back) other conversations' writes. Each is safe
+        # alone: after the UPDATE the old generation is out of context; the DELETE tidies.
+        await self._db.execute(
+            "UPDATE conversations SET generation = generation + 1, cleared_at = ? WHERE id = ?",
+            (time.time(), conv_id),
+        )
+        await self._db.execute(
+            "DELETE FROM messages WHERE conversation_id = ? AND generation <"
+            " (SELECT generation FROM conversations WHERE id = ?)",
+            (conv_id, conv_id),
+        )
         self._remember(conv_id, deque(maxlen=RECENT_CACHED), complete=True)
 
     # messages --------------------------------------------------------------------
@@ -202,7 +203,11 @@ class Store:
             raise KeyError(f"no conversation with id {conv_id}")
         cached = self._recent.get(conv_id)
         if cached is not None:
-            cached[0].append(Turn(role=role, text=text, resources=tuple(resources)))
+            turns, complete = cached
+            if len(turns) == turns.maxlen:  # the oldest falls out: the cache no longer holds all
+                complete = False
+            turns.append(Turn(role=role, text=text, resources=tuple(resources)))
+            self._recent[conv_id] = (turns, complete)
         return int(rows[0][0])
 
     async def recent_turns(self, conv_id: int, limit: int = 40) -> list[Turn]:
@@ -261,12 +266,20 @@ class Store:
 
     async def _flush_soon(self) -> None:
         await asyncio.sleep(LOG_BATCH_SECONDS)
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception:  # logged in flush; the rows wait for the next one
+            pass
 
     async def flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
-            await self._db.executemany(_INSERT_REQUEST, batch)
+            try:
+                await self._db.executemany(_INSERT_REQUEST, batch)
+            except Exception:
+                self._pending[:0] = batch  # kept for the next flush, not lost
+                log.exception("could not write %d request-log rows; will retry", len(batch))
+                raise
 
     async def requests(self, conv_id: int) -> list[dict[str, Any]]:
         """The conversation's request log, oldest first, JSON columns decoded."""

@@ -227,3 +227,25 @@ async def test_recent_turns_cache_stays_exact(tmp_path):
     rows = await store.requests(conv)
     assert rows[-1]["text"] == "last" and rows[-1]["message_id"] is None
     await store.close()
+
+
+async def test_cache_is_not_taken_as_complete_once_old_turns_fall_out(tmp_path):
+    store = await Store.open(tmp_path / "db.sqlite3")
+    conv = await store.conversation_id(ConversationKey("terminal", "local", "long"))  # new: cached as empty
+    for i in range(70):
+        await store.add_message(conv, "user", f"m{i}")
+    assert len(await store.recent_turns(conv, limit=100)) == 70
+    await store.close()
+
+
+async def test_forget_leaves_other_conversations_writes_alone(tmp_path):
+    store = await Store.open(tmp_path / "db.sqlite3")
+    a = await store.conversation_id(ConversationKey("terminal", "local", "a"))
+    b = await store.conversation_id(ConversationKey("terminal", "local", "b"))
+    await store.add_message(a, "user", "old")
+    await asyncio.gather(store.forget(a), *(store.add_message(b, "user", f"b{i}") for i in range(20)))
+    await store.close()
+    store = await Store.open(tmp_path / "db.sqlite3")
+    assert await store.recent_turns(a) == []
+    assert [t.text for t in await store.recent_turns(b)] == [f"b{i}" for i in range(20)]
+    await store.close()

@@ -112,8 +112,12 @@ async def test_context_survives_a_restart_and_forget_clears_it(openai_server, tm
         await service.handle(IncomingMessage(KEY, "u", "what is my name?"))
         chat = [r for r in openai_server.requests if stage_of(r) == "chat"][-1]
         assert "my name is Ada" in json.dumps(chat["messages"])
+        folder = tmp_path / "artifacts" / KEY.slug()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "photo.png").write_bytes(b"x")
         await service.forget(KEY)
         assert await store.recent_turns(await store.conversation_id(KEY)) == []
+        assert not folder.exists()  # its files are gone too
     finally:
         await store.close()
 
