@@ -8,10 +8,14 @@ this class renders its text and decides when an edit is due (at most one per
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from engine.events import Done, Event, PlanReady, Received, Responding, Started, TaskFinished, TaskStarted
+
+log = logging.getLogger(__name__)
 
 _ICONS = {"pending": "⏳", "running": "⚙️", "ok": "✅", "failed": "❌", "skipped": "⏭️"}
 
@@ -61,10 +65,13 @@ class ProgressView:
 
 
 class ThrottledStatus:
-    """Feeds events to a ProgressView and calls ``publish(text)`` at most once per interval.
+    """Feeds events to a ProgressView and publishes its text at most once per interval.
 
-    The last state is always published: a pending update is flushed by a timer, and
-    ``flush()`` publishes immediately (call it when the turn ends).
+    ``on_event`` never waits for the platform: a background sender publishes the latest
+    state when the interval allows, so a slow or rate-limited edit cannot stall the
+    engine. A failed edit is logged and dropped: the status is a courtesy, the answer
+    must not depend on it. ``flush()`` publishes the final state; ``aclose()`` stops the
+    sender (call it in a ``finally`` when a turn ends or is cancelled).
     """
 
     def __init__(
@@ -79,29 +86,46 @@ class ThrottledStatus:
         self._clock = clock
         self._last_sent = float("-inf")
         self._last_text: str | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._lock = asyncio.Lock()
+        self._sender: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def on_event(self, event: Event) -> None:
         self.view.apply(event)
-        wait = self._last_sent + self._interval - self._clock()
-        if wait <= 0:
-            await self._send()
-        elif self._timer is None:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(wait, lambda: loop.create_task(self._send()))
+        if not self._closed and (self._sender is None or self._sender.done()):
+            self._sender = asyncio.get_running_loop().create_task(self._send_latest())
 
-    async def flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        await self._send()
-
-    async def _send(self) -> None:
-        async with self._lock:
-            self._timer = None
+    async def _send_latest(self) -> None:
+        while not self._closed:
+            wait = self._last_sent + self._interval - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
             text = self.view.render()
             if text == self._last_text:
                 return
-            self._last_sent = self._clock()
-            self._last_text = text
+            await self._publish_safely(text)
+
+    async def _publish_safely(self, text: str) -> None:
+        self._last_sent = self._clock()
+        self._last_text = text
+        try:
             await self._publish(text)
+        except Exception:
+            log.warning("a status update failed; the turn goes on", exc_info=True)
+
+    async def _stop_sender(self) -> None:
+        if self._sender is not None and not self._sender.done():
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+        self._sender = None
+
+    async def flush(self) -> None:
+        """Publish the current state now, whatever the interval."""
+        await self._stop_sender()
+        text = self.view.render()
+        if text != self._last_text and not self._closed:
+            await self._publish_safely(text)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._stop_sender()
