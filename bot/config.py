@@ -2,8 +2,7 @@
 
 Errors name the key and the fix (``llm.backend: must be one of local, openai``).
 Secrets never live in the file: keys ending in ``_env`` name environment variables.
-Relative paths are resolved against the config file's folder's parent (the project
-root for files in configs/), except ``data_dir``, which a leading ``~`` may anchor.
+Paths may start with ``~``; relative paths are taken from the current directory.
 """
 
 from __future__ import annotations

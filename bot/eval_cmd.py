@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bot.app import build_llm, build_planner, planner_mode
 from bot.config import Settings
-from engine.evaluation import evaluate, load_jsonl
-from engine.llm.base import CountingLLM
+from engine.evaluation import EvalReport, evaluate, load_jsonl
+from engine.llm.base import LLM, CountingLLM
 from engine.planner import Planner
 from engine.types import Plan, Request
 
@@ -22,6 +22,17 @@ async def eval_plans(args: argparse.Namespace, settings: Settings) -> int:
     mode = planner_mode(settings)
     planner: Planner = build_planner(settings)
     llm = build_llm(settings) if mode != "picker" else None
+    try:
+        report = await _run(planner, llm, gold, args.out)
+    finally:
+        if llm is not None:
+            await llm.aclose()
+    print(report.summary())
+    print(json.dumps({"planner": mode, "llm": settings.llm.model if llm else None, **report.to_dict()}))
+    return 0
+
+
+async def _run(planner: Planner, llm: LLM | None, gold: list[dict], out: str | None) -> EvalReport:
     with tempfile.TemporaryDirectory() as tmp:
 
         async def plan_fn(text: str) -> Plan | None:
@@ -29,9 +40,4 @@ async def eval_plans(args: argparse.Namespace, settings: Settings) -> int:
             plan = await planner.plan(request, CountingLLM(llm) if llm else None)  # type: ignore[arg-type]
             return None if plan.source == "fallback" else plan
 
-        report = await evaluate(plan_fn, gold, Path(args.out) if args.out else None)
-    if llm is not None:
-        await llm.aclose()
-    print(report.summary())
-    print(json.dumps({"planner": mode, "llm": settings.llm.model if llm else None, **report.to_dict()}))
-    return 0
+        return await evaluate(plan_fn, gold, Path(out) if out else None)

@@ -26,6 +26,14 @@ async def models_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.models_command == "refresh":
         return _refresh(args, settings)
     backends = build_backends(settings, _NamedLLM(settings.llm.model))  # type: ignore[arg-type]
+    try:
+        return _list(args, settings, backends)
+    finally:
+        for backend in backends.values():
+            await backend.aclose()
+
+
+def _list(args: argparse.Namespace, settings: Settings, backends: dict) -> int:
     path = Path(settings.experts.catalogue).expanduser() if settings.experts.catalogue else None
     selector = Selector(Catalogue.load(path), backends, top_k=settings.experts.top_k)
     tasks = [args.task] if args.task else list(TASK_SPECS)
@@ -51,8 +59,6 @@ async def models_command(args: argparse.Namespace, settings: Settings) -> int:
                 if backend is not None and not backend.availability(card).ok:
                     print(f"    ({card.backend}) {card.id}: {backend.availability(card).why}")
     print(f"\n{runnable} of {len(tasks)} task types can run here.")
-    for backend in backends.values():
-        await backend.aclose()
     return 0
 
 

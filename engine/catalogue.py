@@ -62,6 +62,11 @@ class Catalogue:
 
     @classmethod
     def load(cls, path: Path | None = None, extra: Iterable[ModelCard] = ()) -> Catalogue:
+        if path is not None and not path.exists():
+            raise ConfigError(
+                f"experts.catalogue: {path} does not exist (fix the path, or remove the key "
+                "to use the shipped catalogue)"
+            )
         file = path or SHIPPED_CATALOGUE
         cards = read_cards(file) if file.exists() else []
         return cls([*extra, *cards])

@@ -24,10 +24,8 @@ _MAGIC: list[tuple[int, bytes, Sniffed]] = [
     (0, b"\xff\xd8\xff", Sniffed("image", "image/jpeg", ".jpg")),
     (0, b"GIF87a", Sniffed("image", "image/gif", ".gif")),
     (0, b"GIF89a", Sniffed("image", "image/gif", ".gif")),
-    (0, b"BM", Sniffed("image", "image/bmp", ".bmp")),
     (0, b"II*\x00", Sniffed("image", "image/tiff", ".tif")),
     (0, b"MM\x00*", Sniffed("image", "image/tiff", ".tif")),
-    (0, b"ID3", Sniffed("audio", "audio/mpeg", ".mp3")),
     (0, b"fLaC", Sniffed("audio", "audio/flac", ".flac")),
     (0, b"OggS", Sniffed("audio", "audio/ogg", ".ogg")),
     (0, b"\x1a\x45\xdf\xa3", Sniffed("video", "video/webm", ".webm")),
@@ -53,8 +51,10 @@ def sniff(data: bytes) -> Sniffed | None:
         if brand == b"qt  ":
             return Sniffed("video", "video/quicktime", ".mov")
         return Sniffed("video", "video/mp4", ".mp4")
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[:3] != b"\xff\xd8\xff":
+    if _is_mpeg_audio(head):
         return Sniffed("audio", "audio/mpeg", ".mp3")
+    if head[:2] == b"BM" and len(head) >= 18 and int.from_bytes(head[14:18], "little") in _BMP_HEADER_SIZES:
+        return Sniffed("image", "image/bmp", ".bmp")
     for offset, magic, found in _MAGIC:
         if head[offset : offset + len(magic)] == magic:
             if found.mime == "application/pdf":
@@ -63,6 +63,22 @@ def sniff(data: bytes) -> Sniffed | None:
     if _looks_like_text(data[:4096]):
         return Sniffed("text", "text/plain", ".txt")
     return None
+
+
+_BMP_HEADER_SIZES = {12, 40, 52, 56, 64, 108, 124}
+
+
+def _is_mpeg_audio(head: bytes) -> bool:
+    """An ID3 tag (with a real version byte) or an MPEG audio frame header; two or three
+    magic bytes alone would also match text that starts with "ID3" or "BM"."""
+    if head[:3] == b"ID3":
+        return len(head) >= 5 and head[3] in (2, 3, 4) and head[4] != 0xFF
+    if len(head) < 3 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0 or head[:3] == b"\xff\xd8\xff":
+        return False
+    layer = (head[1] >> 1) & 0x3
+    bitrate = head[2] >> 4
+    rate = (head[2] >> 2) & 0x3
+    return layer != 0 and bitrate not in (0x0, 0xF) and rate != 0x3
 
 
 def _looks_like_text(sample: bytes) -> bool:

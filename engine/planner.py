@@ -91,7 +91,13 @@ class Planner:
         proposal = await asyncio.to_thread(self.picker.propose, request.text, files)
         if proposal is None:
             return Plan((), source="picker")
-        proposal = self._validated(proposal)
+        try:
+            proposal = self._validated(proposal)
+        except PlanError:
+            if self.mode == "picker":
+                raise
+            # hybrid: the picker's proposal is unusable (e.g. too long): the LLM plans alone
+            return await self._plan_with_llm(request, llm, list(TASK_SPECS), models=models)
         if self.mode == "picker" or not proposal.tasks:
             return proposal
         names = sorted({t.task for t in proposal.tasks})

@@ -171,7 +171,8 @@ class LocalBackend:
         runner = self.runners.get(card.task)
         if runner is None:
             raise ExpertUnavailable(f"the local backend has no runner for {card.task}")
-        spec = self._load_spec(card, runner)
+        # off the loop: the first call resolves the device (imports torch) and checks cache folders
+        spec = await asyncio.to_thread(self._load_spec, card, runner)
 
         def work() -> Sequence[Resource]:
             model = self._load(card, runner, spec)
