@@ -5,7 +5,8 @@ Three ways in, one way through:
 - ``/hugginggpt TEXT`` (slash command): acked at once with an ephemeral note; the
   channel (thread "") is the conversation; the answer is posted in the channel, or
   through ``response_url`` where the bot is not a member. ``/hugginggpt forget``
-  clears the channel's context.
+  clears the channel's context (acked at once: a running turn holds the context for
+  minutes; the confirmation follows through ``response_url``).
 - ``app_mention``: the thread of the mention is the conversation; the bot answers in
   it and remembers the thread, so later messages there continue without a mention.
 - ``message.im``: each DM channel is one multi-turn conversation.
@@ -35,7 +36,7 @@ from adapters.slack.access import AccessRules
 from adapters.slack.client import make_client
 from adapters.slack.dedup import RecentIds
 from adapters.slack.files import FileFetcher
-from adapters.slack.replies import Respond, SlackReplier
+from adapters.slack.replies import Respond, SlackReplier, escape
 from adapters.slack.settings import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,8 @@ class SlackBot:
             return
         key = ConversationKey(PLATFORM, team, channel, "")
         if text.lower() in FORGET_WORDS:
-            await ack(await self._forget(key))
+            await ack("Clearing this channel's context…")
+            self._spawn(self._forget_and_respond(key, respond))
             return
         if not text:
             await ack(
@@ -144,12 +146,14 @@ class SlackBot:
             return
         await ack("Working on it: the answer will appear in this channel.")
         message = IncomingMessage(key=key, author=user, text=text, message_id=command.get("trigger_id", ""))
-        header = f"<@{user}> asked: {text[:300]}"
+        header = f"<@{user}> asked: {escape(text[:300])}"
         replier = SlackReplier(self.client, channel, None, self.settings.max_message_chars, header, respond)
         self._spawn(self._run_turn(message, replier, ()))
 
     async def _on_mention(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> None:
         channel = event.get("channel", "")
+        if event.get("bot_id") or not event.get("user"):
+            return  # another bot (or ourselves): never answer, or bots could loop
         if channel.startswith("D") or self.events.seen(body.get("event_id", "")):
             return  # DMs arrive as message.im
         thread = event.get("thread_ts") or event.get("ts", "")
@@ -238,7 +242,8 @@ class SlackBot:
 
     async def _forget(self, key: ConversationKey) -> str:
         try:
-            await asyncio.wait_for(self.handler.forget(key), timeout=1.5)
+            # no timeout: forget waits for the conversation's lock, which a running turn holds
+            await self.handler.forget(key)
         except Exception:  # noqa: BLE001 - reported to the user, logged with its traceback
             log.exception("forget failed for %s", key)
             return "Sorry, I couldn't clear the context just now; please try again."
@@ -246,6 +251,13 @@ class SlackBot:
 
     async def _forget_and_say(self, key: ConversationKey, replier: SlackReplier) -> None:
         await replier.say(await self._forget(key))
+
+    async def _forget_and_respond(self, key: ConversationKey, respond: Respond) -> None:
+        text = await self._forget(key)
+        try:
+            await respond(text, response_type="ephemeral", replace_original=False)
+        except Exception:  # noqa: BLE001 - nothing more we can tell the user
+            log.exception("could not confirm forget in %s", key)
 
     async def _tell_user(
         self, channel: str, user: str, thread_ts: str | None, text: str, is_dm: bool, replier: SlackReplier

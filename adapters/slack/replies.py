@@ -5,6 +5,8 @@ one status message and edits it with chat.update (``ThrottledStatus`` decides wh
 then posts the reply text split under the length limit, then uploads the media with
 files_upload_v2 into the same channel and thread. Slack errors are translated here
 into sentences for the user (``explain``); a failed upload is reported, not raised.
+All text but the bot's own header is escaped (``&``, ``<``, ``>``), so a reply cannot
+ping anyone (``<!channel>``); the status message is cut to the length limit.
 
 Where the bot cannot post into the channel (a slash command in a channel it is not
 in), the replier falls back to the command's ``response_url``: text still arrives,
@@ -28,6 +30,12 @@ log = logging.getLogger(__name__)
 # errors that mean "this bot cannot post here", where a slash command's response_url still works
 CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 RESPONSE_URL_USES = 5  # Slack accepts five posts to one response_url
+ELLIPSIS_LINE = "\n…"
+
+
+def escape(text: str) -> str:
+    """Slack's control characters as entities, so untrusted text cannot ping (``<!channel>``)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class Respond(Protocol):
@@ -73,7 +81,7 @@ class SlackReplier:
         self.channel = channel
         self.thread_ts = thread_ts or None
         self.max_chars = max_chars
-        self.header = header
+        self.header = header  # trusted mrkdwn (the bot's own <@user>); all other text is escaped
         self._respond = respond
         self._respond_left = RESPONSE_URL_USES
         self.status_ts: str | None = None
@@ -84,7 +92,7 @@ class SlackReplier:
         """Post the status message; on CANNOT_POST switch to the response_url if there is one."""
         try:
             resp = await self.client.chat_postMessage(
-                channel=self.channel, thread_ts=self.thread_ts, text=self._head(text)
+                channel=self.channel, thread_ts=self.thread_ts, text=self._status_text(text)
             )
             self.status_ts = resp.get("ts")
             self._header_shown = True
@@ -104,11 +112,14 @@ class SlackReplier:
         if self.status_ts is None:
             return
         try:
-            await self.client.chat_update(channel=self.channel, ts=self.status_ts, text=self._head(text))
+            await self.client.chat_update(
+                channel=self.channel, ts=self.status_ts, text=self._status_text(text)
+            )
         except SlackApiError as exc:
             log.warning("status update in %s failed: %s", self.channel, exc.response.get("error"))
 
     async def post_text(self, text: str) -> None:
+        text = escape(text)
         if not self._header_shown:
             text, self._header_shown = self._head(text), True
         parts = split_text(text, self.max_chars)
@@ -181,3 +192,13 @@ class SlackReplier:
 
     def _head(self, text: str) -> str:
         return f"{self.header}\n{text}" if self.header else text
+
+    def _status_text(self, text: str) -> str:
+        """The escaped status under the header, cut at a line to ``max_chars`` with a "…" line."""
+        full = self._head(escape(text))
+        if len(full) <= self.max_chars:
+            return full
+        cut = full[: self.max_chars - len(ELLIPSIS_LINE)]
+        if "\n" in cut:
+            cut = cut[: cut.rindex("\n")]
+        return cut + ELLIPSIS_LINE

@@ -147,8 +147,12 @@ async def test_forget_clears_the_channel_and_refusals_are_acked(
     rig: Rig, fake: FakeSlack, tmp_path: Path
 ) -> None:
     status, body, _ = await rig.command("forget")
-    assert status == 200 and "forgot" in body
+    assert status == 200 and "Clearing this channel's context" in body
+    await rig.bot.drain()
     assert rig.handler.forgotten == [ConversationKey("slack", fake.team_id, CHANNEL, "")]
+    [confirmed] = fake.calls_to("response_url")
+    assert confirmed.params["text"].startswith("Done: I forgot")
+    assert confirmed.params["response_type"] == "ephemeral"
     _, body, _ = await rig.command("")
     assert "Ask me something" in body
 
@@ -212,6 +216,35 @@ async def test_mention_with_an_image_gets_a_threaded_reply_with_an_uploaded_imag
     assert "previous result was image-1.png" in texts(fake)[-1]
 
 
+async def test_forget_waits_for_a_running_turn_instead_of_timing_out(rig: Rig) -> None:
+    """forget waits for the conversation's lock, which a running turn holds (for minutes, live)."""
+    fake, gate = rig.fake, asyncio.Event()
+    rig.handler.gate = gate
+    ts = "1700000000.000100"
+    await rig.command("draw a red apple")
+    await rig.event(mention(ts, "<@UBOT> draw a pear"), "EvBusy")
+    await fake.wait_for(lambda: len(rig.handler.messages) == 2)  # both turns hold their locks
+
+    status, body, seconds = await rig.command("forget")
+    assert status == 200 and "Clearing this channel's context" in body and seconds < 1.0
+    await rig.event(mention("1700000001.1", "<@UBOT> forget", thread_ts=ts), "EvFgBusy")
+    await asyncio.sleep(1.7)  # longer than the 1.5 s the forget used to be given
+    assert rig.handler.forgotten == []
+    gate.set()
+    await rig.bot.drain()
+
+    channel_key = ConversationKey("slack", fake.team_id, CHANNEL, "")
+    thread_key = ConversationKey("slack", fake.team_id, CHANNEL, ts)
+    assert sorted(rig.handler.forgotten, key=str) == sorted([channel_key, thread_key], key=str)
+    assert rig.handler.history == {}  # forgotten after the turns saved their results
+    assert any(c.params["text"].startswith("Done: I forgot") for c in fake.calls_to("response_url"))
+    in_thread = [
+        c.params["text"] for c in fake.calls_to("chat.postMessage") if c.params.get("thread_ts") == ts
+    ]
+    assert any(t.startswith("Done: I forgot") for t in in_thread)
+    assert not any("couldn't clear" in c.params.get("text", "") for c in fake.calls)
+
+
 async def test_forget_in_a_thread_and_an_empty_mention(rig: Rig) -> None:
     ts = "1700000000.000100"
     await rig.event(mention(ts, "<@UBOT> forget"), "EvFg1")
@@ -221,6 +254,47 @@ async def test_forget_in_a_thread_and_an_empty_mention(rig: Rig) -> None:
     assert rig.handler.messages == []
     said = {c.params["thread_ts"]: c.params["text"] for c in rig.fake.calls_to("chat.postMessage")}
     assert said[ts].startswith("Done: I forgot") and said["1700000009.1"].startswith("Ask me something")
+
+
+async def test_mentions_by_bots_are_ignored(rig: Rig) -> None:
+    await rig.event(mention("1700000000.1", "<@UBOT> draw", bot_id="B0OTHER"), "EvBot1")
+    await rig.event(mention("1700000001.1", "<@UBOT> draw", user=None), "EvBot2")
+    await rig.event(mention("1700000002.1", "<@UBOT> forget", bot_id="B0OTHER"), "EvBot3")
+    await rig.bot.drain()
+    assert rig.handler.messages == [] and rig.handler.forgotten == []
+    assert rig.fake.calls_to("chat.postMessage") == []
+
+
+async def test_untrusted_text_is_escaped_so_it_cannot_ping(rig: Rig) -> None:
+    fake = rig.fake
+    rig.handler.reply_text = "Hey <!channel> & <!here>, ask <@U0BOSS>"
+    bad_file = fake.add_file("<!here>.png", PNG, "image/png", size=10_000_000_000)
+    await rig.command("draw <!channel> now")
+    await rig.event(mention("1700000000.1", "<@UBOT> look", files=[bad_file]), "EvEsc")
+    await rig.bot.drain()
+    sent = [c.params.get("text", "") for c in fake.calls if c.method in ("chat.postMessage", "chat.update")]
+    assert sent and not any("<!" in t or "<@U0BOSS" in t for t in sent)
+    status = fake.calls_to("chat.postMessage")[0].params["text"]
+    assert status.startswith(f"<@{USER}> asked: draw &lt;!channel&gt; now")  # the bot's own mention stays
+    replies = [t for t in texts(fake) if "Hey" in t]
+    assert len(replies) == 2
+    assert all("Hey &lt;!channel&gt; &amp; &lt;!here&gt;, ask &lt;@U0BOSS&gt;" in t for t in replies)
+    assert any(":warning: &lt;!here&gt;.png:" in t for t in replies)  # a warning naming the file
+
+
+async def test_a_long_status_is_cut_to_the_message_limit(fake: FakeSlack, tmp_path: Path) -> None:
+    rig, close = await make_rig(fake, ScriptedHandler(tmp_path), max_message_chars=600)
+    try:
+        rig.handler.task_count = 80
+        await rig.command("draw a very elaborate plan")
+        await rig.bot.drain()
+        statuses = [fake.calls_to("chat.postMessage")[0], *fake.calls_to("chat.update")]
+        assert all(len(c.params["text"]) <= 600 for c in statuses)
+        last = statuses[-1].params["text"]
+        assert last.startswith(f"<@{USER}> asked: draw a very elaborate plan\nPlan: 80 task(s)")
+        assert last.endswith("\n…") and "#1 text-to-image (fake/painter): ok" in last
+    finally:
+        await close()
 
 
 async def test_oversized_file_becomes_a_warning(fake: FakeSlack, tmp_path: Path) -> None:

@@ -44,7 +44,9 @@ class ScriptedHandler:
     """A TurnHandler that emits engine events, writes an image and remembers each conversation.
 
     ``gate``, when set, holds every turn until it is released; ``reply_text`` overrides
-    the reply; ``fail`` makes ``handle`` raise (a bug on our side).
+    the reply; ``fail`` makes ``handle`` raise (a bug on our side); ``task_count`` sets
+    the plan's size (only task 1 runs). Like the engine, a turn holds its conversation's
+    lock from start to end, and ``forget`` waits for that lock.
     """
 
     def __init__(self, out_dir: Path, gate: asyncio.Event | None = None):
@@ -55,8 +57,14 @@ class ScriptedHandler:
         self.history: dict[ConversationKey, list[str]] = {}
         self.reply_text: str | None = None
         self.fail = False
+        self.task_count = 1
+        self.locks: dict[ConversationKey, asyncio.Lock] = {}
 
     async def handle(self, message: IncomingMessage, on_event: EventCallback | None = None) -> Outcome:
+        async with self.locks.setdefault(message.key, asyncio.Lock()):
+            return await self._handle(message, on_event)
+
+    async def _handle(self, message: IncomingMessage, on_event: EventCallback | None) -> Outcome:
         self.messages.append(message)
 
         async def emit(event: Any) -> None:
@@ -66,7 +74,11 @@ class ScriptedHandler:
                     await result
 
         task = Task(1, "text-to-image", {"text": message.text})
-        plan = Plan((task,))
+        more = (
+            Task(i, "image-to-text", {"image": "<GENERATED>-1"}, dep=(1,))
+            for i in range(2, self.task_count + 1)
+        )
+        plan = Plan((task, *more))
         await emit(Started(message.text))
         await emit(PlanReady(plan))
         await emit(TaskStarted(task, CARD))
@@ -92,8 +104,9 @@ class ScriptedHandler:
         return Outcome(reply=reply, plan=plan, results=(result,))
 
     async def forget(self, key: ConversationKey) -> None:
-        self.forgotten.append(key)
-        self.history.pop(key, None)
+        async with self.locks.setdefault(key, asyncio.Lock()):
+            self.forgotten.append(key)
+            self.history.pop(key, None)
 
     async def knows(self, key: ConversationKey) -> bool:
         return key in self.history
