@@ -30,6 +30,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import ConversationKey, IncomingMessage, TurnHandler
+from adapters.ordering import ArrivalOrder, Ticket
 from adapters.progress import ThrottledStatus
 from adapters.ratelimit import RateLimiter
 from adapters.slack.access import AccessRules
@@ -73,6 +74,7 @@ class SlackBot:
         self.limiter = RateLimiter(per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
         self.events = RecentIds()
         self.threads = RecentIds(ttl=7 * 24 * 3600.0)  # (team, channel, thread_ts) the bot answers in
+        self.order = ArrivalOrder()  # turns of a conversation reach the handler in arrival order
         self.fetcher = FileFetcher(client.token or "", settings.max_file_bytes, settings.max_files)
         self._tasks: set[asyncio.Task[None]] = set()
         self.app = AsyncApp(
@@ -148,7 +150,7 @@ class SlackBot:
         message = IncomingMessage(key=key, author=user, text=text, message_id=command.get("trigger_id", ""))
         header = f"<@{user}> asked: {escape(text[:300])}"
         replier = SlackReplier(self.client, channel, None, self.settings.max_message_chars, header, respond)
-        self._spawn(self._run_turn(message, replier, ()))
+        self._spawn(self._run_turn(message, replier, (), self.order.ticket(key)))
 
     async def _on_mention(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> None:
         channel = event.get("channel", "")
@@ -179,52 +181,74 @@ class SlackBot:
         or known to the store after a restart), or a thread under one of its own messages."""
         team = body.get("team_id") or event.get("team", "")
         channel = event.get("channel", "")
-        ours = (
-            (team, channel, thread) in self.threads
-            or event.get("parent_user_id") == bot_user
-            or await self.handler.knows(ConversationKey(PLATFORM, team, channel, thread))
-        )
-        if ours and not self.events.seen(body.get("event_id", "")):
-            await self._start_turn(body, event, thread_ts=thread, key_thread=thread)
+        key = ConversationKey(PLATFORM, team, channel, thread)
+        ticket: Ticket | None = self.order.ticket(key)  # before the look-up: keeps arrival order
+        try:
+            ours = (
+                (team, channel, thread) in self.threads
+                or event.get("parent_user_id") == bot_user
+                or await self.handler.knows(key)
+            )
+            if ours and not self.events.seen(body.get("event_id", "")):
+                await self._start_turn(body, event, thread_ts=thread, key_thread=thread, ticket=ticket)
+                ticket = None  # the turn owns it now
+        finally:
+            if ticket is not None:
+                ticket.release()
 
     async def _start_turn(
-        self, body: Mapping[str, Any], event: Mapping[str, Any], thread_ts: str | None, key_thread: str
+        self,
+        body: Mapping[str, Any],
+        event: Mapping[str, Any],
+        thread_ts: str | None,
+        key_thread: str,
+        ticket: Ticket | None = None,
     ) -> None:
         team = body.get("team_id") or event.get("team", "")
         channel, user = event.get("channel", ""), event.get("user", "")
         is_dm = event.get("channel_type") == "im"
         if not self.access.allows(team, channel, user, is_dm=is_dm):
             log.info("ignored a message from %s in %s/%s (not allowed)", user, team, channel)
+            if ticket is not None:
+                ticket.release()
             return
         key = ConversationKey(PLATFORM, team, channel, key_thread)
+        ticket = ticket or self.order.ticket(key)
         replier = SlackReplier(self.client, channel, thread_ts, self.settings.max_message_chars)
         if key_thread:
             self.threads.add((team, channel, key_thread))
         text = _strip_mentions(event.get("text", ""))
         if text.lower() in FORGET_WORDS and not event.get("files"):
-            self._spawn(self._forget_and_say(key, replier))
+            self._spawn(self._forget_and_say(key, replier, ticket))
             return
         if not text and not event.get("files"):
+            ticket.release()
             self._spawn(replier.say("Ask me something: for example `draw a cat and describe it`."))
             return
         wait = self.limiter.try_acquire(user)
         if wait:
+            ticket.release()
             self._spawn(
                 self._tell_user(channel, user, thread_ts, RateLimiter.wait_message(wait), is_dm, replier)
             )
             return
         message = IncomingMessage(key=key, author=user, text=text, message_id=event.get("ts", ""))
-        self._spawn(self._run_turn(message, replier, event.get("files") or ()))
+        self._spawn(self._run_turn(message, replier, event.get("files") or (), ticket))
 
     # ---- the work, after the ack
 
     async def _run_turn(
-        self, message: IncomingMessage, replier: SlackReplier, files: Sequence[Mapping[str, Any]]
+        self,
+        message: IncomingMessage,
+        replier: SlackReplier,
+        files: Sequence[Mapping[str, Any]],
+        ticket: Ticket,
     ) -> None:
         try:
             if files:
                 got, warnings = await self.fetcher.fetch(files)
                 message = replace(message, files=got, warnings=message.warnings + warnings)
+            await ticket.wait()  # earlier turns of this conversation go first, however slow their files
             await replier.open_status("Thinking…")
             status = ThrottledStatus(replier.publish_status, self.settings.status_edit_interval)
             try:
@@ -239,6 +263,8 @@ class SlackBot:
             await replier.say(
                 f"Sorry, something went wrong on my side ({type(exc).__name__}). Please try again."
             )
+        finally:
+            ticket.release()
 
     async def _forget(self, key: ConversationKey) -> str:
         try:
@@ -249,8 +275,12 @@ class SlackBot:
             return "Sorry, I couldn't clear the context just now; please try again."
         return "Done: I forgot our conversation here. The next message starts afresh."
 
-    async def _forget_and_say(self, key: ConversationKey, replier: SlackReplier) -> None:
-        await replier.say(await self._forget(key))
+    async def _forget_and_say(self, key: ConversationKey, replier: SlackReplier, ticket: Ticket) -> None:
+        try:
+            await ticket.wait()
+            await replier.say(await self._forget(key))
+        finally:
+            ticket.release()
 
     async def _forget_and_respond(self, key: ConversationKey, respond: Respond) -> None:
         text = await self._forget(key)

@@ -383,3 +383,21 @@ async def test_rate_limited_user_gets_an_ephemeral_note(fake: FakeSlack, tmp_pat
         assert note.params["user"] == USER and "please wait" in note.params["text"]
     finally:
         await close()
+
+
+async def test_a_turn_with_a_slow_file_is_not_overtaken(fake: FakeSlack, tmp_path: Path) -> None:
+    """Two DMs: the first carries a file that downloads slowly, the second is plain text
+    sent just after. The handler must see them in the order they were sent."""
+    handler = ScriptedHandler(tmp_path)
+    rig, close = await make_rig(fake, handler)
+    try:
+        fake.download_delay = 0.3
+        photo = fake.add_file("cat.png", PNG, "image/png")
+        first = {**dm("1700000000.000100", "what is this?"), "files": [photo]}
+        await rig.event(first, "EvSlow")
+        await rig.event(dm("1700000001.000100", "and make it blue"), "EvFast")
+        await rig.bot.drain()
+        assert [m.text for m in handler.messages] == ["what is this?", "and make it blue"]
+        assert len(rig.bot.order) == 0
+    finally:
+        await close()

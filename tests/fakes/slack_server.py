@@ -64,6 +64,7 @@ class FakeSlack:
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
+        self.download_delay = 0.0  # seconds before a file download answers (a slow link)
         self.calls: list[Call] = []
         self.uploads: dict[str, bytes] = {}  # file_id -> bytes received at the upload URL
         self.files: dict[str, tuple[bytes, str]] = {}  # file_id -> (bytes, content type) to download
@@ -280,6 +281,8 @@ class FakeSlack:
         if file_id not in self.files:
             return web.Response(status=404, text="not found")
         data, mimetype = self.files[file_id]
+        if self.download_delay:
+            await asyncio.sleep(self.download_delay)
         return web.Response(body=data, content_type=mimetype)
 
     async def _response_url(self, request: web.Request) -> web.Response:
