@@ -180,10 +180,13 @@ class DiscordBot(discord.Client):
             await status.on_event(event)
 
         try:
-            async with target.working():
-                outcome = await self.handler.handle(incoming, on_event)
-                if seen:  # no events, no status message
-                    await status.flush()
+            try:
+                async with target.working():
+                    outcome = await self.handler.handle(incoming, on_event)
+                    if seen:  # no events, no status message
+                        await status.flush()
+            finally:  # stop the status sender even when the handler fails or is cancelled
+                await status.aclose()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - "we broke": apologise with the reason
@@ -195,7 +198,7 @@ class DiscordBot(discord.Client):
         try:
             with tempfile.TemporaryDirectory(prefix="hgbot-discord-") as tmp:
                 await post_answer(target, reply.text, notes, reply.media, Path(tmp), self.settings.ffmpeg)
-        except discord.HTTPException as exc:
+        except Exception as exc:  # noqa: BLE001 - HTTP, network, PIL...: never end the turn silently
             log.exception("posting the answer failed for %s", incoming.key)
             await self._safe_send(target, apology(exc))
 
@@ -203,7 +206,7 @@ class DiscordBot(discord.Client):
         try:
             for part in compose(text, ()):
                 await target.send(part, [])
-        except discord.HTTPException:
+        except Exception:  # noqa: BLE001 - the network may be what failed in the first place
             log.exception("could not even post the apology")
 
     # -- slash commands -----------------------------------------------------------------

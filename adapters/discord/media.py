@@ -11,6 +11,7 @@ caller's temporary folder); originals are never modified.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,10 +94,13 @@ async def _ffmpeg(ffmpeg: str, args: list[str]) -> bool:
         return False
     try:
         _, err = await asyncio.wait_for(proc.communicate(), FFMPEG_TIMEOUT)
-    except TimeoutError:
-        proc.kill()
+    except BaseException as exc:  # timeout, or the turn cancelled: never leave ffmpeg running
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
         await proc.wait()
-        return False
+        if isinstance(exc, TimeoutError):
+            return False
+        raise
     if proc.returncode != 0:
         log.info("ffmpeg failed: %s", err.decode(errors="replace")[-300:])
     return proc.returncode == 0
@@ -162,7 +166,7 @@ async def fit_one(res: Resource, limit: int, workdir: Path, index: int, ffmpeg: 
             shrunk = await _shrink_audio(path, stem, limit, ffmpeg)
         elif res.kind == "video":
             shrunk = await _shrink_video(path, stem, limit, ffmpeg)
-    except (OSError, ValueError) as exc:  # PIL raises these for unreadable images
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # unreadable or too many pixels
         log.info("could not shrink %s: %s", path, exc)
         shrunk = None
     if shrunk is None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 from PIL import Image
@@ -186,7 +188,8 @@ async def test_mention_with_image_gets_status_then_reply_with_image(
     assert [name for name, _ in answer.files] == ["result.png"]
     assert Image.open(io.BytesIO(answer.files[0][1])).size == (32, 32)
     edits = fake.calls_to("PATCH", rf"/channels/{CHANNEL}/messages/\d+$")
-    final = edits[-1].json["content"]  # the status message ends showing the final state
+    # the status message ends showing the final state (posted once if no edit was due)
+    final = edits[-1].json["content"] if edits else status.json["content"]
     assert "Plan: 1 task(s)" in final and "image-to-text (nlpconnect/vit-gpt2-image-captioning): ok" in final
     assert final.endswith("Done.")
     assert fake.calls_to("POST", rf"/channels/{CHANNEL}/typing$")
@@ -482,3 +485,108 @@ async def test_run_discord_names_the_fix_for_a_missing_intent(fake: FakeDiscord,
     fake.refuse_identify_with = 4014
     with pytest.raises(ConfigError, match="Message Content intent"):
         await asyncio.wait_for(run_discord(DiscordSettings(), ScriptedHandler(tmp_path), "token"), 5)
+
+
+async def test_network_error_during_upload_becomes_an_apology(fake: FakeDiscord, tmp_path: Path) -> None:
+    handler = ScriptedHandler(tmp_path, events=False)  # answers with an image
+    async with running(fake, handler) as bot:
+        request = bot.http.request
+
+        async def reset_on_upload(route: Any, *, files: Any = None, **kwargs: Any) -> Any:
+            if files:
+                raise aiohttp.ClientConnectionError("Connection reset by peer")
+            return await request(route, files=files, **kwargs)
+
+        bot.http.request = reset_on_upload  # type: ignore[method-assign]
+        await fake.push_message(DM, ALICE, "draw")
+        (reply,) = await wait_for_reply(fake, DM)
+        await bot.wait_idle()
+
+    assert reply.json["content"].startswith("Sorry") and "Connection reset by peer" in reply.json["content"]
+
+
+async def test_decompression_bomb_image_is_left_out_with_a_note(
+    fake: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # 400x400 is over twice this: PIL refuses it
+
+    def answer(msg: IncomingMessage) -> Reply:
+        return Reply(
+            "A huge image.", media=(Resource(kind="image", path=noise_png(tmp_path / "huge.png", 400)),)
+        )
+
+    handler = ScriptedHandler(tmp_path, answer, events=False)
+    async with running(fake, handler, dm_upload_limit_bytes=300_000) as bot:
+        await fake.push_message(DM, ALICE, "draw big")
+        (reply,) = await wait_for_reply(fake, DM)
+        await bot.wait_idle()
+
+    assert not reply.files
+    assert reply.json["content"].startswith("A huge image.")
+    assert "huge.png" in reply.json["content"] and "left out" in reply.json["content"]
+
+
+async def test_shutdown_mid_transcode_kills_ffmpeg(fake: FakeDiscord, tmp_path: Path) -> None:
+    pidfile = tmp_path / "ffmpeg.pid"
+    slow_ffmpeg = tmp_path / "slow-ffmpeg"
+    slow_ffmpeg.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 30\n")
+    slow_ffmpeg.chmod(0o755)
+
+    def answer(msg: IncomingMessage) -> Reply:
+        video = tmp_path / "clip.mp4"
+        video.write_bytes(b"\0" * 5_000)  # over the limit: must be transcoded
+        return Reply("A clip.", media=(Resource(kind="video", path=video),))
+
+    handler = ScriptedHandler(tmp_path, answer, events=False)
+    async with running(fake, handler, dm_upload_limit_bytes=1_000, ffmpeg=str(slow_ffmpeg)):
+        await fake.push_message(DM, ALICE, "film it")
+        async with asyncio.timeout(5):  # the fake's wait_for only wakes on REST calls: poll the file
+            while not (pidfile.exists() and pidfile.read_text().strip()):
+                await asyncio.sleep(0.02)
+    # leaving ``running`` closes the client, which cancels the turn mid-transcode
+    pid = int(pidfile.read_text())
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not transcoding in the background
+        os.kill(pid, 0)
+
+
+def status_senders() -> list[asyncio.Task[Any]]:
+    return [t for t in asyncio.all_tasks() if "_send_latest" in repr(t.get_coro())]
+
+
+async def test_status_stops_when_the_handler_fails(fake: FakeDiscord, tmp_path: Path) -> None:
+    class FailsMidway(ScriptedHandler):
+        async def handle(self, message: IncomingMessage, on_event: EventCallback | None = None) -> Outcome:
+            assert on_event is not None
+            await on_event(Started(message.text))
+            await asyncio.sleep(0.05)  # the first status goes out; the next waits for the interval
+            await on_event(PlanReady(Plan(tasks=(Task(id=0, task="text-to-image", args={}),))))
+            raise RuntimeError("the model server went away")
+
+    async with running(fake, FailsMidway(tmp_path), status_edit_interval=0.3) as bot:
+        await fake.push_message(DM, ALICE, "draw")
+        await fake.wait_for(lambda: any(c.startswith("Sorry") for c in contents(fake, DM)))
+        await bot.wait_idle()
+        assert status_senders() == []
+        await asyncio.sleep(0.4)  # past the interval: a live sender would edit the status now
+
+    status, apology = contents(fake, DM)
+    assert status == "Planning…" and "the model server went away" in apology
+    assert not fake.calls_to("PATCH", rf"/channels/{DM}/messages/\d+$")  # no edit after the apology
+
+
+async def test_status_stops_when_the_turn_is_cancelled(fake: FakeDiscord, tmp_path: Path) -> None:
+    class NeverEnds(ScriptedHandler):
+        async def handle(self, message: IncomingMessage, on_event: EventCallback | None = None) -> Outcome:
+            assert on_event is not None
+            await on_event(Started(message.text))
+            await asyncio.sleep(0.05)
+            await on_event(PlanReady(Plan(tasks=())))  # pending: the interval has not passed
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+    async with running(fake, NeverEnds(tmp_path), status_edit_interval=5):
+        await fake.push_message(DM, ALICE, "draw")
+        await fake.wait_for(lambda: contents(fake, DM) == ["Planning…"])
+        assert len(status_senders()) == 1
+    # leaving ``running`` closes the client, which cancels the turn
+    assert status_senders() == []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from adapters.discord import media
 from adapters.discord.access import AccessPolicy, Requester
 from adapters.discord.incoming import is_forget, strip_mention
 from adapters.discord.media import Upload, batches, fit_media
@@ -79,3 +81,16 @@ def test_mentions_forget_and_notes() -> None:
     assert is_forget(" Forget ") and not is_forget("forget the cat")
     assert compose("Answer.", ("a note",)) == ["Answer.\n\n⚠️ a note"]
     assert compose("", ()) == []
+
+
+async def test_ffmpeg_past_its_timeout_is_killed_and_reported_as_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pidfile = tmp_path / "ffmpeg.pid"
+    slow_ffmpeg = tmp_path / "slow-ffmpeg"
+    slow_ffmpeg.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 30\n")
+    slow_ffmpeg.chmod(0o755)
+    monkeypatch.setattr(media, "FFMPEG_TIMEOUT", 0.5)
+    assert await media._ffmpeg(str(slow_ffmpeg), []) is False
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pidfile.read_text()), 0)
