@@ -27,6 +27,7 @@ from adapters.discord.access import AccessPolicy
 from adapters.discord.incoming import conversation_key, is_forget, read_attachments, requester, strip_mention
 from adapters.discord.reply import ChannelTarget, InteractionTarget, Target, compose, post_answer
 from adapters.discord.settings import DiscordSettings
+from adapters.ordering import ArrivalOrder, Ticket
 from adapters.progress import ThrottledStatus
 from adapters.ratelimit import RateLimiter
 from engine.events import Event
@@ -54,6 +55,7 @@ class DiscordBot(discord.Client):
         self.handler = handler
         self.policy = AccessPolicy.from_settings(settings)
         self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        self.order = ArrivalOrder()  # turns of a conversation reach the handler in arrival order
         self.tree = app_commands.CommandTree(self)
         self._turns: set[asyncio.Task[None]] = set()
         self._add_commands()
@@ -114,7 +116,7 @@ class DiscordBot(discord.Client):
         text = strip_mention(message.content, me.id)
         target = ChannelTarget(message, self.upload_limit(guild))
         if is_forget(text) and not message.attachments:
-            self._spawn(self._forget(key, target))
+            self._spawn(self._forget(key, target, self.order.ticket(key)))
             return
         if not text and not message.attachments:
             self._spawn(target.send(HINT, []))
@@ -123,7 +125,7 @@ class DiscordBot(discord.Client):
         if wait > 0:
             self._spawn(target.send(RateLimiter.wait_message(wait), []))
             return
-        self._spawn(self._message_turn(message, key, text, target))
+        self._spawn(self._message_turn(message, key, text, target, self.order.ticket(key)))
 
     async def _addressed_to_me(self, message: discord.Message, my_id: int) -> bool:
         if any(u.id == my_id for u in message.mentions):
@@ -140,26 +142,33 @@ class DiscordBot(discord.Client):
         return replied.author.id == my_id
 
     async def _message_turn(
-        self, message: discord.Message, key: ConversationKey, text: str, target: Target
+        self, message: discord.Message, key: ConversationKey, text: str, target: Target, ticket: Ticket
     ) -> None:
-        files, warnings = await read_attachments(message.attachments, self.max_attachment_bytes)
-        incoming = IncomingMessage(
-            key=key,
-            author=str(message.author.id),
-            text=text,
-            files=files,
-            message_id=str(message.id),
-            warnings=warnings,
-        )
-        await self._turn(incoming, target)
-
-    async def _forget(self, key: ConversationKey, target: Target) -> None:
         try:
+            files, warnings = await read_attachments(message.attachments, self.max_attachment_bytes)
+            incoming = IncomingMessage(
+                key=key,
+                author=str(message.author.id),
+                text=text,
+                files=files,
+                message_id=str(message.id),
+                warnings=warnings,
+            )
+            await ticket.wait()  # earlier turns of this conversation go first, however slow their files
+            await self._turn(incoming, target)
+        finally:
+            ticket.release()
+
+    async def _forget(self, key: ConversationKey, target: Target, ticket: Ticket) -> None:
+        try:
+            await ticket.wait()
             await self.handler.forget(key)
             await target.send(FORGOT, [])
         except Exception as exc:  # noqa: BLE001 - the user gets the reason, the log the trace
             log.exception("forget failed for %s", key)
             await target.send(apology(exc), [])
+        finally:
+            ticket.release()
 
     # -- one turn ---------------------------------------------------------------------
 
@@ -249,23 +258,32 @@ class DiscordBot(discord.Client):
         if wait > 0:
             await interaction.response.send_message(RateLimiter.wait_message(wait), ephemeral=True)
             return
-        await interaction.response.defer(thinking=True)  # within 3 s; the work follows
-        self._spawn(self._interaction_turn(interaction, request, file))
+        ticket = self.order.ticket(conversation_key(interaction.channel, interaction.guild))
+        try:
+            await interaction.response.defer(thinking=True)  # within 3 s; the work follows
+        except BaseException:
+            ticket.release()
+            raise
+        self._spawn(self._interaction_turn(interaction, request, file, ticket))
 
     async def _interaction_turn(
-        self, interaction: discord.Interaction, request: str, file: discord.Attachment | None
+        self, interaction: discord.Interaction, request: str, file: discord.Attachment | None, ticket: Ticket
     ) -> None:
-        files, warnings = await read_attachments([file] if file else [], self.max_attachment_bytes)
-        incoming = IncomingMessage(
-            key=conversation_key(interaction.channel, interaction.guild),
-            author=str(interaction.user.id),
-            text=request.strip(),
-            files=files,
-            message_id=str(interaction.id),
-            warnings=warnings,
-        )
-        # Discord tells each interaction its upload limit (the guild's, or 10 MiB in DMs).
-        await self._turn(incoming, InteractionTarget(interaction, interaction.filesize_limit))
+        try:
+            files, warnings = await read_attachments([file] if file else [], self.max_attachment_bytes)
+            incoming = IncomingMessage(
+                key=conversation_key(interaction.channel, interaction.guild),
+                author=str(interaction.user.id),
+                text=request.strip(),
+                files=files,
+                message_id=str(interaction.id),
+                warnings=warnings,
+            )
+            await ticket.wait()
+            # Discord tells each interaction its upload limit (the guild's, or 10 MiB in DMs).
+            await self._turn(incoming, InteractionTarget(interaction, interaction.filesize_limit))
+        finally:
+            ticket.release()
 
     async def _on_forget(self, interaction: discord.Interaction) -> None:
         if not self._interaction_allowed(interaction):

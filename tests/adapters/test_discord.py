@@ -590,3 +590,16 @@ async def test_status_stops_when_the_turn_is_cancelled(fake: FakeDiscord, tmp_pa
         assert len(status_senders()) == 1
     # leaving ``running`` closes the client, which cancels the turn
     assert status_senders() == []
+
+
+async def test_a_turn_with_a_slow_attachment_is_not_overtaken(fake: FakeDiscord, tmp_path: Path) -> None:
+    handler = ScriptedHandler(tmp_path)
+    fake.cdn_delay = 0.3
+    async with running(fake, handler) as bot:
+        await fake.push_message(
+            DM, ALICE, "what is this?", attachments=[fake.add_attachment("cat.png", png_bytes(), "image/png")]
+        )
+        await fake.push_message(DM, ALICE, "and make it blue")
+        await wait_for_reply(fake, DM, count=2)
+        await bot.wait_idle()
+    assert [m.text for m in handler.calls] == ["what is this?", "and make it blue"]

@@ -79,6 +79,7 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 class FakeDiscord:
     def __init__(self) -> None:
+        self.cdn_delay = 0.0  # seconds before an attachment download answers (a slow link)
         self.calls: list[Call] = []
         self.messages: dict[int, dict[str, Any]] = {}
         self.guilds: dict[int, dict[str, Any]] = {}
@@ -420,6 +421,8 @@ class FakeDiscord:
         data = self.attachments.get(request.match_info["name"])
         if data is None:
             return web.Response(status=404)
+        if self.cdn_delay:
+            await asyncio.sleep(self.cdn_delay)
         return web.Response(body=data, content_type="application/octet-stream")
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
