@@ -276,6 +276,8 @@ class HostedBackend:
         if not available.ok:
             raise ExpertUnavailable(available.why)
         client, target = self._client(), self.model_target(card.id)
+        if not self.base_url and self.provider in (None, "auto"):
+            await asyncio.to_thread(_warm_provider_mapping, card.id)
         return tuple(await self._with_retries(card.id, lambda: call(client, target, inputs, ctx, task)))
 
     async def _with_retries(
@@ -329,3 +331,18 @@ class HostedBackend:
         client = self._clients.pop(loop, None)
         if client is not None:
             await client.close()
+
+
+def _warm_provider_mapping(model_id: str) -> None:
+    """With provider "auto", huggingface_hub finds the model's providers through a
+    blocking, cached HTTP call made inside the async client: make that call here, in a
+    worker thread, so the event loop never waits on it. Errors are left for the real
+    call to raise and translate; a huggingface_hub without this helper is fine too."""
+    try:
+        from huggingface_hub.inference._providers._common import _fetch_inference_provider_mapping
+    except ImportError:
+        return
+    try:
+        _fetch_inference_provider_mapping(model_id)
+    except Exception:  # noqa: BLE001 - the real call reports it with a clear message
+        return
