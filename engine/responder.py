@@ -23,15 +23,15 @@ _STOCK_REASONS = {RANKED_REASON, SOLE_REASON, PLANNER_REASON, "fallback"}
 
 
 def result_lines(results: Sequence[TaskResult]) -> list[str]:
-    """The digest shown to the user when the LLM's answer leaves results out."""
-    return [_result_line(r, with_reason=False) for r in results]
+    """The digest shown to the user: each step, its model, why it was chosen when that
+    is news (not the stock ranking reasons), and its output."""
+    return [_result_line(r) for r in results]
 
 
-def _result_line(r: TaskResult, with_reason: bool = True) -> str:
+def _result_line(r: TaskResult) -> str:
     """One result: step, model (and why, when it was a real choice), output."""
     model = f" with {r.card.id}" if r.card else ""
-    chosen = with_reason and r.reason and r.reason not in _STOCK_REASONS
-    why = f" (chosen because: {r.reason})" if chosen else ""
+    why = f" ({r.reason})" if r.reason and r.reason not in _STOCK_REASONS else ""
     if r.status != "ok":
         return f"- #{r.task.id} {r.task.task}{model}: {r.status}: {r.error}"
     outputs = "; ".join(_short(o) for o in r.outputs if o.kind != "json") or "done"

@@ -33,6 +33,14 @@ _DOWNLOAD_TIER = 5  # a model that must be downloaded first comes last: slow, an
 RANKED_REASON = "highest-ranked model that can run here (by downloads)"
 SOLE_REASON = "the only expert for this task that can run here"
 PLANNER_REASON = "chosen by the planner for this request"
+
+# When nothing can run a question about an image, the image-to-text experts give a
+# degraded but real answer (the document's text, what the photo shows); the reason
+# says the question itself could not be used.
+SUBSTITUTES = {
+    "visual-question-answering": "image-to-text",
+    "document-question-answering": "image-to-text",
+}
 _CONTESTED_TTL = 30.0
 
 SELECT_SCHEMA = {
@@ -136,8 +144,16 @@ class Selector:
         for tasks nothing can run."""
         options: dict[int, list[ModelCard]] = {}
         missing: dict[int, str] = {}
+        substituted: dict[int, str] = {}
         for task in plan.tasks:
             cards = self.candidates(task.task)
+            if not cards and task.task in SUBSTITUTES:
+                cards = self.candidates(SUBSTITUTES[task.task])
+                if cards:
+                    substituted[task.id] = (
+                        f"no {task.task} expert can run here, so {SUBSTITUTES[task.task]} answered instead, "
+                        "without using the question"
+                    )
             options[task.id] = cards
             if not cards:
                 missing[task.id] = self.why_unavailable(task.task)
@@ -154,13 +170,14 @@ class Selector:
             cards = options[task.id]
             pick = chosen.get(task.id)
             ordered = cards
-            reason = RANKED_REASON if len(cards) > 1 else SOLE_REASON
+            reason = substituted.get(task.id) or (RANKED_REASON if len(cards) > 1 else SOLE_REASON)
             if pick is not None:
                 first = next(c for c in cards if c.id == pick[0])
                 ordered = [first, *[c for c in cards if c is not first]]
                 reason = pick[1]
             result[task.id] = [
-                Selection(task.id, c, reason if i == 0 else "fallback") for i, c in enumerate(ordered)
+                Selection(task.id, c, reason if i == 0 or task.id in substituted else "fallback")
+                for i, c in enumerate(ordered)
             ]
         return result, missing
 

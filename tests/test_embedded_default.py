@@ -85,7 +85,9 @@ def test_next_turn_reads_the_earlier_image_aloud(tmp_path):
     page = _page(tmp_path / "page.png")
     first = _cli(tmp_path, "ask", "here is a scanned page", "--attach", str(page), "--conversation", "mt")
     assert first.returncode == 0, first.stderr[-2000:]
-    done = _cli(tmp_path, "ask", "now read the text of the image above aloud", "--conversation", "mt", "--json")
+    done = _cli(
+        tmp_path, "ask", "now read the text of the image above aloud", "--conversation", "mt", "--json"
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout)
     assert [t["task"] for t in out["plan"]] == ["image-to-text", "text-to-speech"]

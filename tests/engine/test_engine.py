@@ -298,10 +298,17 @@ async def test_summary_responder_answers_from_results_without_the_llm(openai_ser
 
 
 async def test_reference_inside_text_is_substituted(openai_server, tmp_path, make):
-    plan = json.dumps([
-        {"task": "text-classification", "id": 0, "dep": [-1], "args": {"text": "what a lovely day"}},
-        {"task": "text-to-speech", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0 is the sentiment"}},
-    ])
+    plan = json.dumps(
+        [
+            {"task": "text-classification", "id": 0, "dep": [-1], "args": {"text": "what a lovely day"}},
+            {
+                "task": "text-to-speech",
+                "id": 1,
+                "dep": [0],
+                "args": {"text": "<GENERATED>-0 is the sentiment"},
+            },
+        ]
+    )
     openai_server.responder = router([plan])
     backend = ScriptedBackend.for_all_tasks(text_classification=Script(text="positive"))
     engine, _ = make(openai_server.base_url, backend)
@@ -324,8 +331,9 @@ async def test_the_time_bound_covers_all_candidates_of_a_task(openai_server, tmp
 
     backend = ScriptedBackend.for_all_tasks()
     for n in range(3):
-        backend.card_list.append(ModelCard(id=f"fake/slow-{n}", task="text-to-speech", backend="builtin",
-                                           downloads=10 - n))
+        backend.card_list.append(
+            ModelCard(id=f"fake/slow-{n}", task="text-to-speech", backend="builtin", downloads=10 - n)
+        )
         backend.scripts[f"fake/slow-{n}"] = Script(sleep=0.15, fail="broke")
     backend.card_list = [c for c in backend.card_list if c.id != "fake/text-to-speech"]
     plan = json.dumps([{"task": "text-to-speech", "id": 0, "dep": [-1], "args": {"text": "hi"}}])

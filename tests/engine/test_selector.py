@@ -54,3 +54,26 @@ def test_top_k_and_unavailable_message():
     assert selector.candidates("text-to-speech") == []
     why = selector.why_unavailable("text-to-speech")
     assert "Hugging Face token" in why and "builtin/tts is not installed" in why
+
+
+async def test_image_question_falls_back_to_image_to_text_and_says_so():
+    from engine.types import Plan, Task
+
+    builtin = ScriptedBackend(name="builtin", card_list=[ModelCard("builtin/describe", "image-to-text", "builtin")])
+    selector = Selector(Catalogue([]), {"builtin": builtin})
+    plan = Plan((Task(0, "visual-question-answering", {"image": "cat.png", "text": "what is this?"}),
+                 Task(1, "text-to-image", {"text": "a cat"})))
+    options, missing = await selector.select(plan, None)
+    assert [s.card.id for s in options[0]] == ["builtin/describe"]
+    assert "without using the question" in options[0][0].reason and 0 not in missing
+    assert options[1] == [] and "text-to-image cannot run here" in missing[1]
+
+
+async def test_builtin_priority_orders_tools_of_one_task():
+    from engine.experts.builtin.backend import BuiltinBackend
+    from engine.experts.builtin.registry import default_tools
+
+    backend = BuiltinBackend(default_tools())
+    ids = [c.id for c in Selector(Catalogue([]), {"builtin": backend}).candidates("image-to-text")]
+    await backend.aclose()
+    assert ids.index("builtin/tesseract-ocr") < ids.index("builtin/efficientnet-lite0-describe")

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from engine.experts.builtin.efficientnet import EfficientNetLite0
+from engine.errors import ExpertError
+from engine.experts.builtin.efficientnet import EfficientNetDescribe, EfficientNetLite0
 from engine.experts.builtin.mediapipe_face import MediaPipeFace
 from engine.experts.builtin.mediapipe_pose import MediaPipePose
 from engine.experts.builtin.mediapipe_segment import MediaPipeSegment
 from engine.experts.builtin.opencv_cascade import OpenCVCascade
 from engine.experts.builtin.tesseract import NO_TEXT, TesseractOCR
+from engine.types import Resource, Task
 from tests.experts.builtin_helpers import image_file, require, run_tool, skimage_photo, text_image
 
 
@@ -37,10 +39,41 @@ def test_ocr_reads_rendered_words(tmp_path: Path) -> None:
     assert "93 EUR" in out.text
 
 
-def test_ocr_without_text_says_so(tmp_path: Path, photos: dict[str, Path]) -> None:
+def test_ocr_without_text_fails_so_the_next_expert_is_tried(tmp_path: Path, photos: dict[str, Path]) -> None:
     tool = require(TesseractOCR())
-    [out] = run_tool(tool, tmp_path, {"image": image_file(photos["blank"])})
-    assert out.text == NO_TEXT
+    with pytest.raises(ExpertError, match=NO_TEXT):
+        run_tool(tool, tmp_path, {"image": image_file(photos["blank"])})
+
+
+def test_describe_names_what_a_photo_shows(tmp_path: Path, photos: dict[str, Path]) -> None:
+    classifier = require(EfficientNetLite0())
+    [out] = run_tool(EfficientNetDescribe(classifier), tmp_path, {"image": image_file(photos["coffee"])})
+    assert out.kind == "text" and out.text.startswith("a photo of an espresso")
+
+
+async def test_image_to_text_on_a_photo_falls_back_from_ocr_to_describing(tmp_path: Path, photos) -> None:
+    """Through the real selector and scheduler: OCR first (priority), no text, then the
+    photo is described."""
+    from engine.catalogue import Catalogue
+    from engine.experts.builtin.backend import BuiltinBackend
+    from engine.experts.builtin.registry import default_tools
+    from engine.scheduler import Scheduler
+    from engine.selector import Selector
+    from engine.types import Plan
+
+    backend = BuiltinBackend(default_tools())
+    selector = Selector(Catalogue([]), {"builtin": backend})
+    assert [c.id for c in selector.candidates("image-to-text")][:2] == [
+        "builtin/tesseract-ocr",
+        "builtin/efficientnet-lite0-describe",
+    ]
+    photo = Resource(kind="image", path=photos["coffee"], name="coffee.png")
+    plan = Plan((Task(id=0, task="image-to-text", args={"image": "coffee.png"}),))
+    options, _ = await selector.select(plan, None)
+    [result] = await Scheduler({"builtin": backend}, 60).execute(plan, options, [photo], [tmp_path], tmp_path)
+    await backend.aclose()
+    assert result.status == "ok" and result.card.id == "builtin/efficientnet-lite0-describe"
+    assert result.outputs[0].text.startswith("a photo of an espresso")
 
 
 def test_classification_names_the_espresso(tmp_path: Path, photos: dict[str, Path]) -> None:

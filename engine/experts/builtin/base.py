@@ -22,6 +22,9 @@ class BuiltinTool(ABC):
     task: ClassVar[str]
     description: ClassVar[str]
     licence: ClassVar[str | None] = None
+    # Order among builtin tools of one task (higher first); it plays the part downloads
+    # play for hub models, e.g. OCR before the object-naming fallback for image-to-text.
+    priority: ClassVar[int] = 0
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -36,6 +39,7 @@ class BuiltinTool(ABC):
             backend="builtin",
             description=self.description,
             licence=self.licence,
+            downloads=self.priority,
         )
 
     @abstractmethod

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.experts.base import Availability, RunContext
-from engine.experts.builtin.base import ModelTool
+from engine.experts.builtin.base import BuiltinTool, ModelTool
 from engine.experts.builtin.draw import open_rgb
 from engine.experts.builtin.resources import path_arg
 from engine.types import Resource, Task
@@ -95,3 +95,35 @@ class EfficientNetLite0(ModelTool):
         ]
         text = ", ".join(f"{t['label']} ({t['score']:.2f})" for t in top[:3])
         return [Resource(kind="text", text=text), Resource(kind="json", data={"predictions": top})]
+
+
+class EfficientNetDescribe(BuiltinTool):
+    """image-to-text when there is no text to read and no captioning model: name what
+    the photo shows from the classifier's labels. Honest about what it is: a short
+    phrase, not a caption. Shares the classifier's loaded model."""
+
+    tool_id = "builtin/efficientnet-lite0-describe"
+    task = "image-to-text"
+    description = (
+        "EfficientNet-Lite0: names the main object of a photo in a short phrase (ImageNet labels, "
+        "not a full caption)."
+    )
+    licence = "apache-2.0"
+
+    def __init__(self, classifier: EfficientNetLite0) -> None:
+        self.classifier = classifier
+
+    @property
+    def loaded(self) -> bool:
+        return self.classifier.loaded
+
+    def available(self) -> Availability:
+        return self.classifier.available()
+
+    def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
+        predictions = self.classifier.run(task, inputs, ctx)[1].data["predictions"]
+        best, others = predictions[0]["label"], [p["label"] for p in predictions[1:3]]
+        if not best.lower().startswith(("a ", "an ", "the ")):  # some labels carry their article
+            best = ("an " if best[:1].lower() in "aeiou" else "a ") + best
+        text = f"a photo of {best}" + (f" (or: {', '.join(others)})" if others else "")
+        return [Resource(kind="text", text=text)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.experts.builtin.apertium import ApertiumTranslate
 from engine.experts.builtin.base import BuiltinTool
-from engine.experts.builtin.efficientnet import EfficientNetLite0
+from engine.experts.builtin.efficientnet import EfficientNetDescribe, EfficientNetLite0
 from engine.experts.builtin.espeak import EspeakTTS
 from engine.experts.builtin.ffmpeg_video import FfmpegImagesToVideo
 from engine.experts.builtin.mediapipe_face import MediaPipeFace
@@ -20,6 +20,7 @@ from engine.experts.builtin.whisper import WhisperASR
 
 def default_tools() -> list[BuiltinTool]:
     """Fresh instances (each holds its own lazily loaded model)."""
+    classifier = EfficientNetLite0()  # one loaded model for classifying and describing
     return [
         TesseractOCR(),
         EspeakTTS(),
@@ -32,6 +33,7 @@ def default_tools() -> list[BuiltinTool]:
         MediaPipeSegment(),
         OpenCVCascade(),
         ApertiumTranslate(),
-        EfficientNetLite0(),
+        classifier,
+        EfficientNetDescribe(classifier),
         FfmpegImagesToVideo(),
     ]

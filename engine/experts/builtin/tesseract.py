@@ -25,6 +25,7 @@ class TesseractOCR(BuiltinTool):
         "(English). Does not describe pictures."
     )
     licence = "apache-2.0"
+    priority = 1  # first for image-to-text: a request to read an image means its text
 
     def available(self) -> Availability:
         if shutil.which("tesseract") is None:
@@ -50,4 +51,8 @@ class TesseractOCR(BuiltinTool):
             raise ExpertError(f"tesseract failed: {exc.message}") from exc
         lines = [line.strip() for line in text.splitlines()]
         text = "\n".join(line for line in lines if line).strip()
-        return [Resource(kind="text", text=text or NO_TEXT)]
+        if not text:
+            # a failure, not an answer: the scheduler then tries the next image-to-text expert
+            # (offline: naming what the photo shows), and the user hears why if none is left
+            raise ExpertError(NO_TEXT)
+        return [Resource(kind="text", text=text)]
