@@ -59,10 +59,16 @@ def test_top_k_and_unavailable_message():
 async def test_image_question_falls_back_to_image_to_text_and_says_so():
     from engine.types import Plan, Task
 
-    builtin = ScriptedBackend(name="builtin", card_list=[ModelCard("builtin/describe", "image-to-text", "builtin")])
+    builtin = ScriptedBackend(
+        name="builtin", card_list=[ModelCard("builtin/describe", "image-to-text", "builtin")]
+    )
     selector = Selector(Catalogue([]), {"builtin": builtin})
-    plan = Plan((Task(0, "visual-question-answering", {"image": "cat.png", "text": "what is this?"}),
-                 Task(1, "text-to-image", {"text": "a cat"})))
+    plan = Plan(
+        (
+            Task(0, "visual-question-answering", {"image": "cat.png", "text": "what is this?"}),
+            Task(1, "text-to-image", {"text": "a cat"}),
+        )
+    )
     options, missing = await selector.select(plan, None)
     assert [s.card.id for s in options[0]] == ["builtin/describe"]
     assert "without using the question" in options[0][0].reason and 0 not in missing
