@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from tests.experts.tiny import tiny_stable_diffusion
+
 torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")
 transformers = pytest.importorskip("transformers")
@@ -33,67 +35,13 @@ WIDTH, HEIGHT = 64, 48
 def build_models(root: Path) -> None:
     """A tiny SD 1.x pipeline at ``root/<DEFAULT_BASE_MODEL>`` (VAE scale factor 2) and a
     ControlNet from its UNet, saved as the canny and depth ControlNets."""
-    from diffusers import (
-        AutoencoderKL,
-        ControlNetModel,
-        DDIMScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from diffusers import ControlNetModel
 
-    chars = [chr(c) for c in range(ord("a"), ord("z") + 1)] + list(" .,!?0123456789")
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for ch in chars:
-        vocab.setdefault(ch, len(vocab))
-        vocab.setdefault(ch + "</w>", len(vocab))
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=16)
-    torch.manual_seed(0)
-    encoder = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-            hidden_size=32,
-            intermediate_size=37,
-            num_attention_heads=2,
-            num_hidden_layers=2,
-            vocab_size=len(vocab),
-            projection_dim=32,
-        )
-    )
-    unet = UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        sample_size=16,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
-        norm_num_groups=32,
-    )
-    vae = AutoencoderKL(
-        block_out_channels=[32, 64],
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        down_block_types=["DownEncoderBlock2D"] * 2,
-        up_block_types=["UpDecoderBlock2D"] * 2,
-    )
-    StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=DDIMScheduler(clip_sample=False, steps_offset=1),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    ).save_pretrained(root / DEFAULT_BASE_MODEL)
+    pipe = tiny_stable_diffusion()
+    pipe.save_pretrained(root / DEFAULT_BASE_MODEL)
     # The conditioning embedding downsamples once: the control image meets latents at
     # the tiny VAE's scale factor of 2 (SD 1.5's ControlNets downsample 8x, like its VAE).
-    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32))
+    controlnet = ControlNetModel.from_unet(pipe.unet, conditioning_embedding_out_channels=(16, 32))
     for name in ("lllyasviel/sd-controlnet-canny", "lllyasviel/sd-controlnet-depth"):
         controlnet.save_pretrained(root / name)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.experts.tiny import save_with_tokenizer, tiny_t5
+from tests.experts.tiny import clip_parts, save_with_tokenizer, tiny_stable_diffusion, tiny_t5
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -99,67 +99,8 @@ def build_vit(root: Path) -> None:
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(root / "tiny/vit")
 
 
-def clip_parts(hidden: int, layers: int):
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    chars = [chr(c) for c in range(ord("a"), ord("z") + 1)] + list(" .,!?0123456789")
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for ch in chars:
-        vocab.setdefault(ch, len(vocab))
-        vocab.setdefault(ch + "</w>", len(vocab))
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=16)
-    _seed()
-    encoder = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-            hidden_size=hidden,
-            intermediate_size=37,
-            num_attention_heads=2,
-            num_hidden_layers=layers,
-            vocab_size=len(vocab),
-            projection_dim=32,
-        )
-    )
-    return tokenizer, encoder
-
-
 def build_stable_diffusion(root: Path) -> None:
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-
-    tokenizer, encoder = clip_parts(hidden=32, layers=2)
-    _seed()
-    unet = UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        sample_size=16,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
-        norm_num_groups=32,
-    )
-    vae = AutoencoderKL(
-        block_out_channels=[32, 64],
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        down_block_types=["DownEncoderBlock2D"] * 2,
-        up_block_types=["UpDecoderBlock2D"] * 2,
-    )
-    pipe = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=DDIMScheduler(clip_sample=False, steps_offset=1),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(root / "tiny/sd")
+    tiny_stable_diffusion().save_pretrained(root / "tiny/sd")
 
 
 def build_text_to_video(root: Path) -> None:
