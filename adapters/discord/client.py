@@ -56,6 +56,7 @@ class DiscordBot(discord.Client):
         self.policy = AccessPolicy.from_settings(settings)
         self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
         self.order = ArrivalOrder()  # turns of a conversation reach the handler in arrival order
+        self._fetched_channels: dict[int, Any] = {}  # uncached channels fetched once (bounded)
         self.tree = app_commands.CommandTree(self)
         self._turns: set[asyncio.Task[None]] = set()
         self._add_commands()
@@ -109,10 +110,11 @@ class DiscordBot(discord.Client):
         guild = message.guild
         if guild is not None and not await self._addressed_to_me(message, me.id):
             return
-        if not self.policy.allows(requester(message.author, message.channel, guild)):
+        channel = await self._full_channel(message.channel, guild)
+        if not self.policy.allows(requester(message.author, channel, guild)):
             log.info("ignored %s from %s: not on the allow-lists", message.id, message.author.id)
             return
-        key = conversation_key(message.channel, guild)
+        key = conversation_key(channel, guild)
         text = strip_mention(message.content, me.id)
         target = ChannelTarget(message, self.upload_limit(guild))
         if is_forget(text) and not message.attachments:
@@ -126,6 +128,23 @@ class DiscordBot(discord.Client):
             self._spawn(target.send(RateLimiter.wait_message(wait), []))
             return
         self._spawn(self._message_turn(message, key, text, target, self.order.ticket(key)))
+
+    async def _full_channel(self, channel: Any, guild: discord.Guild | None) -> Any:
+        """A guild channel discord.py has not cached (a thread made while the bot was away)
+        comes as a PartialMessageable, which cannot tell a thread from its parent: fetch it
+        once, so the thread is its own conversation and channel allow-lists see its parent."""
+        if guild is None or not isinstance(channel, discord.PartialMessageable):
+            return channel
+        cached = self._fetched_channels.get(channel.id)
+        if cached is None:
+            try:
+                cached = await self.fetch_channel(channel.id)
+            except discord.HTTPException:
+                return channel
+            if len(self._fetched_channels) >= 1024:
+                self._fetched_channels.pop(next(iter(self._fetched_channels)))
+            self._fetched_channels[channel.id] = cached
+        return cached
 
     async def _addressed_to_me(self, message: discord.Message, my_id: int) -> bool:
         if any(u.id == my_id for u in message.mentions):

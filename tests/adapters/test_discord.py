@@ -603,3 +603,23 @@ async def test_a_turn_with_a_slow_attachment_is_not_overtaken(fake: FakeDiscord,
         await wait_for_reply(fake, DM, count=2)
         await bot.wait_idle()
     assert [m.text for m in handler.calls] == ["what is this?", "and make it blue"]
+
+
+async def test_a_thread_discord_py_has_not_cached_is_its_own_conversation(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    hidden = 777
+    fake.add_hidden_thread(GUILD, hidden, CHANNEL)
+    handler = ScriptedHandler(tmp_path)
+    async with running(fake, handler, allow_channels=[str(CHANNEL)]) as bot:
+        for text in ("hello in a new thread", "again"):
+            await fake.push_message(
+                hidden, ALICE, f"{MENTION} {text}", guild_id=GUILD, mentions=[fake.bot_user]
+            )
+            await bot.wait_idle()
+            await asyncio.sleep(0.05)
+            await bot.wait_idle()
+    assert [m.key for m in handler.calls] == [
+        ConversationKey("discord", str(GUILD), str(CHANNEL), str(hidden))
+    ] * 2
+    assert len(fake.calls_to("GET", rf"/channels/{hidden}$")) == 1  # fetched once, then remembered

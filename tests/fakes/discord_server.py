@@ -79,6 +79,9 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 class FakeDiscord:
     def __init__(self) -> None:
+        # threads the gateway never announced (so discord.py has not cached them); only
+        # GET /channels/{id} knows them, as with a thread created while the bot was away
+        self.hidden_threads: dict[int, dict[str, Any]] = {}
         self.cdn_delay = 0.0  # seconds before an attachment download answers (a slow link)
         self.calls: list[Call] = []
         self.messages: dict[int, dict[str, Any]] = {}
@@ -226,6 +229,25 @@ class FakeDiscord:
             "managed": False,
             "mentionable": False,
             "flags": 0,
+        }
+
+    def add_hidden_thread(self, guild_id: int, thread_id: int, parent_id: int) -> None:
+        self.hidden_threads[thread_id] = {
+            "id": str(thread_id),
+            "type": 11,
+            "guild_id": str(guild_id),
+            "parent_id": str(parent_id),
+            "owner_id": str(OWNER_ID),
+            "name": f"thread-{thread_id}",
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": EPOCH,
+                "locked": False,
+            },
         }
 
     def add_attachment(self, filename: str, data: bytes, content_type: str | None = None) -> dict[str, Any]:
@@ -478,6 +500,11 @@ class FakeDiscord:
             return _json({"url": url, "shards": 1, "session_start_limit": limit})
         if method == "PUT" and re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path):
             return _json([self._registered(c) for c in body or []])
+        if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)", path)):
+            channel = self.hidden_threads.get(int(m[1]))
+            if channel is None:
+                return _json({"code": 10003, "message": "Unknown Channel"}, 404)
+            return _json(channel)
         if m := re.fullmatch(r"/channels/(\d+)/typing", path):
             return web.Response(status=204)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
