@@ -1,7 +1,8 @@
 """The model catalogue: ModelCards by task type, ranked by downloads.
 
 Cards come from a shipped JSONL (engine/data/catalogue.jsonl, derived from the
-reference's model list) plus whatever the expert backends declare (builtin tools).
+reference's model list); the selector adds what the expert backends declare (builtin
+tools, the controller).
 Selection asks for the top-K cards of a task that can run here.
 """
 
@@ -61,7 +62,7 @@ class Catalogue:
             cards_of_task.sort(key=lambda c: (-c.downloads, -c.likes, c.id))
 
     @classmethod
-    def load(cls, path: Path | None = None, extra: Iterable[ModelCard] = ()) -> Catalogue:
+    def load(cls, path: Path | None = None) -> Catalogue:
         if path is not None and not path.exists():
             raise ConfigError(
                 f"experts.catalogue: {path} does not exist (fix the path, or remove the key "
@@ -69,7 +70,7 @@ class Catalogue:
             )
         file = path or SHIPPED_CATALOGUE
         cards = read_cards(file) if file.exists() else []
-        return cls([*extra, *cards])
+        return cls(cards)
 
     def tasks(self) -> list[str]:
         return sorted(self._by_task)

@@ -74,7 +74,7 @@ class Engine:
                     )
                 await emit(on_event, Responding())
                 with clock("respond"):
-                    text = await self.responder.respond(request, results, _chosen(selections), llm)
+                    text = await self.responder.respond(request, results, llm)
                 reply = Reply(text=text, media=reply_media(results))
             error = None
         except (LLMError, PlanError, InputError) as exc:

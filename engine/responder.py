@@ -15,7 +15,7 @@ from engine.errors import LLMError
 from engine.llm.base import LLM, ChatMessage
 from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM, describe_files, history_text
 from engine.selector import PLANNER_REASON, RANKED_REASON, SOLE_REASON
-from engine.types import MEDIA_KINDS, Request, Resource, Selection, TaskResult
+from engine.types import MEDIA_KINDS, Request, Resource, TaskResult
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +71,13 @@ class Responder:
         self.context_tokens = context_tokens
         self.write_with_llm = write_with_llm
 
-    async def respond(
-        self, request: Request, results: Sequence[TaskResult], selections: Sequence[Selection], llm: LLM
-    ) -> str:
-        digest = "\n".join(result_lines(results))
+    async def respond(self, request: Request, results: Sequence[TaskResult], llm: LLM) -> str:
         if not self.write_with_llm:
             return summary(request, results)
+        digest = "\n".join(result_lines(results))
         # Plain lines, not JSON: small controllers answer far better from text (measured with
         # SmolLM2-135M: JSON payloads made it ramble, these lines made it quote the result).
-        body = f"Request: {request.text}\nResults:\n" + "\n".join(_result_line(r) for r in results)
+        body = f"Request: {request.text}\nResults:\n{digest}"
         messages = [ChatMessage("system", RESPOND_SYSTEM), ChatMessage("user", body)]
         try:
             text = (await llm.complete(messages, max_tokens=400, temperature=0.2)).strip()

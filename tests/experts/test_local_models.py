@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.experts.tiny import clip_parts, save_with_tokenizer, tiny_stable_diffusion, tiny_t5
+from tests.experts.tiny import (
+    clip_parts,
+    save_with_tokenizer,
+    small_bert_config,
+    tiny_stable_diffusion,
+    tiny_t5,
+)
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -47,14 +53,7 @@ def build_text_models(root: Path) -> None:
 
     _seed()
     tok = AutoTokenizer.from_pretrained(minilm.get_model_path())
-    small = dict(
-        vocab_size=tok.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=128,
-    )
+    small = small_bert_config(tok)
     models = {
         "tiny/bert-sentiment": BertForSequenceClassification(
             BertConfig(**small, num_labels=2, id2label=LABELS, label2id={v: k for k, v in LABELS.items()})

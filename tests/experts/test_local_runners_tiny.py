@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.experts.tiny import save_with_tokenizer, tiny_t5
+from tests.experts.tiny import save_with_tokenizer, small_bert_config, tiny_t5
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -39,14 +39,7 @@ def _ids(labels: dict[int, str]) -> dict[str, object]:
 def build_text(root: Path, tok) -> None:
     from transformers import BertConfig, BertForTokenClassification
 
-    small = dict(
-        vocab_size=tok.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=128,
-    )
+    small = small_bert_config(tok)
     models = {
         "tiny/bert-ner": BertForTokenClassification(BertConfig(**small, **_ids(NER))),
         "tiny/t5-translate": tiny_t5(

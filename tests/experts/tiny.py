@@ -9,6 +9,18 @@ import torch
 from transformers import T5Config, T5ForConditionalGeneration
 
 
+def small_bert_config(tok: Any) -> dict[str, Any]:
+    """Keyword arguments of a 2-layer, 32-wide BERT config over ``tok``'s vocabulary."""
+    return {
+        "vocab_size": tok.vocab_size,
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 37,
+        "max_position_embeddings": 128,
+    }
+
+
 def tiny_t5(tok: Any, task_specific_params: dict[str, Any]) -> T5ForConditionalGeneration:
     """A 2-layer T5 over ``tok``'s vocabulary; the task prefix comes from its config."""
     return T5ForConditionalGeneration(
