@@ -68,14 +68,11 @@ class ConversationService:
         history = await self.store.recent_turns(conv, limit=self.history_turns)
         conversation_dir = self.artifacts / message.key.slug()
         turn_dir = conversation_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        ingested = await asyncio.to_thread(
-            ingest_files,
-            message.files,
-            turn_dir / "in",
-            self.max_attachment_bytes,
-            self.max_attachments,
-            self.max_request_chars,
-        )
+        ingest = (message.files, turn_dir / "in", self.max_attachment_bytes, self.max_attachments)
+        if message.files:  # file writes and type sniffing: off the event loop
+            ingested = await asyncio.to_thread(ingest_files, *ingest, self.max_request_chars)
+        else:  # nothing to read: no thread hop (it costs every turn of a busy bot)
+            ingested = ingest_files(*ingest, self.max_request_chars)
         warnings = [*message.warnings, *ingested.warnings]
         text = message.text.strip()
         for name, content in ingested.texts:
@@ -83,7 +80,7 @@ class ConversationService:
         if len(text) > self.max_request_chars:
             warnings.append(f"your message was cut to {self.max_request_chars} characters")
             text = text[: self.max_request_chars]
-        user_id = await self.store.add_message(conv, "user", text, ingested.resources)
+        asked = self.store.append_message(conv, "user", text, ingested.resources)
         if not text and not ingested.resources:
             outcome = Outcome(reply=Reply(text="Send me a request in words, with files if you like."))
         else:
@@ -99,8 +96,9 @@ class ConversationService:
             outcome = replace(
                 outcome, reply=replace(outcome.reply, warnings=(*outcome.reply.warnings, *warnings))
             )
-        await self.store.add_message(conv, "assistant", outcome.reply.text, outcome.reply.media)
-        self.store.log_request(conv, user_id, text, outcome)
+        # written behind the turn (see bot/store.py); the next turn already sees both
+        self.store.append_message(conv, "assistant", outcome.reply.text, outcome.reply.media)
+        self.store.log_request(conv, asked, text, outcome)
         return outcome
 
     async def _run_engine(self, request: Request, on_event: EventCallback | None) -> Outcome:

@@ -249,3 +249,72 @@ async def test_forget_leaves_other_conversations_writes_alone(tmp_path):
     assert await store.recent_turns(a) == []
     assert [t.text for t in await store.recent_turns(b)] == [f"b{i}" for i in range(20)]
     await store.close()
+
+
+async def test_queued_messages_are_context_at_once_and_written_behind(tmp_path):
+    """A turn does not wait for its rows: the next turn sees them, SQLite gets them
+    shortly after, with ids in the order they were queued."""
+    store = await Store.open(tmp_path / "db.sqlite3")
+    conv = await store.conversation_id(ConversationKey("terminal", "local", "behind"))
+    asked = store.append_message(conv, "user", "first")
+    answered = store.append_message(conv, "assistant", "second")
+    assert asked.id is None  # not written yet: nothing was awaited
+    assert [t.text for t in await store.recent_turns(conv)] == ["first", "second"]
+    assert await store.has_context(ConversationKey("terminal", "local", "behind"))
+    store.log_request(conv, asked, "first", Outcome(Reply("second")))
+    await store.flush()
+    assert asked.id is not None and answered.id == asked.id + 1
+    assert (await store.requests(conv))[0]["message_id"] == asked.id
+    store.append_message(conv, "user", "third")
+    await store.close()  # close writes what is still queued
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        assert [r[0] for r in db.execute("SELECT text FROM messages ORDER BY id")] == ["first", "second", "third"]
+
+
+async def test_a_burst_of_turns_shares_a_few_statements_and_keeps_each_conversations_order(tmp_path):
+    store = await Store.open(tmp_path / "db.sqlite3")
+    convs = [await store.conversation_id(ConversationKey("terminal", "local", f"c{i}")) for i in range(300)]
+    statements = []
+    real = store._db.execute_fetchall
+
+    async def counting(sql, params=None):
+        statements.append(sql)
+        return await real(sql, params)
+
+    store._db.execute_fetchall = counting  # type: ignore[method-assign]
+    for n in range(3):
+        for conv in convs:
+            store.append_message(conv, "user" if n % 2 == 0 else "assistant", f"{conv}:{n}")
+    await store.flush()
+    assert 1 <= len(statements) <= 3  # 900 rows, at most 400 a statement
+    store._recent.clear()  # read back from SQLite, not the cache
+    for conv in convs:
+        assert [t.text for t in await store.recent_turns(conv)] == [f"{conv}:{n}" for n in range(3)]
+    await store.close()
+
+
+async def test_a_failed_write_keeps_its_rows_and_is_retried(tmp_path, monkeypatch):
+    import bot.store as store_module
+
+    monkeypatch.setattr(store_module, "RETRY_SECONDS", (0.01, 0.05))
+    store = await Store.open(tmp_path / "db.sqlite3")
+    conv = await store.conversation_id(ConversationKey("terminal", "local", "retry"))
+    real = store._db.execute_fetchall
+    failures = []
+
+    async def failing_once(sql, params=None):
+        if sql.startswith("INSERT INTO messages") and not failures:
+            failures.append(sql)
+            raise sqlite3.OperationalError("database or disk is full")
+        return await real(sql, params)
+
+    store._db.execute_fetchall = failing_once  # type: ignore[method-assign]
+    queued = store.append_message(conv, "user", "keep me")
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if queued.id is not None:
+            break
+    assert failures and queued.id is not None
+    store._recent.clear()
+    assert [t.text for t in await store.recent_turns(conv)] == ["keep me"]
+    await store.close()
