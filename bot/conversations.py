@@ -12,7 +12,8 @@ import asyncio
 import logging
 import shutil
 import time
-import uuid
+import itertools
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +27,11 @@ from engine.notify import emit
 from engine.types import Outcome, Reply, Request
 
 log = logging.getLogger(__name__)
+
+# Turn folders are named time-tag-count: the tag tells this process from another on
+# the same data dir (random once, not per turn: a random draw per turn cost ~20 us)
+_PROCESS_TAG = os.urandom(3).hex()
+_turn_numbers = itertools.count(1)
 
 
 class ConversationService:
@@ -67,7 +73,7 @@ class ConversationService:
         conv = await self.store.conversation_id(message.key)
         history = await self.store.recent_turns(conv, limit=self.history_turns)
         conversation_dir = self.artifacts / message.key.slug()
-        turn_dir = conversation_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        turn_dir = conversation_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{_PROCESS_TAG}-{next(_turn_numbers)}"
         ingest = (message.files, turn_dir / "in", self.max_attachment_bytes, self.max_attachments)
         if message.files:  # file writes and type sniffing: off the event loop
             ingested = await asyncio.to_thread(ingest_files, *ingest, self.max_request_chars)

@@ -101,6 +101,8 @@ def _insert_messages_sql(rows: int) -> str:
 
 
 def _dumps(value: Any) -> str:
+    if not value and isinstance(value, (list, dict)):  # most columns of most turns
+        return "[]" if isinstance(value, list) else "{}"
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
