@@ -149,6 +149,9 @@ class Store:
         self._last_created = 0.0
         self._write_lock = asyncio.Lock()
         self._writer: asyncio.Task[None] | None = None
+        # Conversations asked for and not yet in SQLite's answer, resolved together.
+        self._unresolved: dict[ConversationKey, asyncio.Future[int]] = {}
+        self._resolver: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -187,26 +190,59 @@ class Store:
     # conversations -------------------------------------------------------------
 
     async def conversation_id(self, key: ConversationKey) -> int:
-        """Get or create the row for ``key`` in one statement; safe when callers race on a key."""
+        """Get or create the row for ``key``; safe when callers race on a key.
+
+        Keys asked for in the same moment (a burst of new conversations) share one
+        multi-row upsert instead of queueing one round trip each on the SQLite thread."""
         cached = self._conversation_ids.get(key)
         if cached is not None:
             return cached
+        waiting = self._unresolved.get(key)
+        if waiting is None:
+            waiting = self._unresolved[key] = asyncio.get_running_loop().create_future()
+            if self._resolver is None or self._resolver.done():
+                self._resolver = asyncio.get_running_loop().create_task(self._resolve_keys())
+        return await asyncio.shield(waiting)
+
+    async def _resolve_keys(self) -> None:
+        await asyncio.sleep(0)  # let the rest of this moment's new conversations ask too
+        while self._unresolved:
+            keys = list(self._unresolved)[:ROWS_PER_STATEMENT]
+            futures = [self._unresolved.pop(k) for k in keys]
+            try:
+                ids = await self._upsert_conversations(keys)
+            except Exception as exc:
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for key, future in zip(keys, futures, strict=True):
+                if not future.done():
+                    future.set_result(ids[key])
+
+    async def _upsert_conversations(self, keys: list[ConversationKey]) -> dict[ConversationKey, int]:
         now = time.time()
-        rows = list(
-            await self._db.execute_fetchall(
-                "INSERT INTO conversations (platform, workspace, channel, thread, created_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, workspace, channel, thread)"
-                " DO UPDATE SET platform = excluded.platform RETURNING id, created_at",
-                (key.platform, key.workspace, key.channel, key.thread, now),
-            )
+        params: list[Any] = []
+        for key in keys:
+            params += (key.platform, key.workspace, key.channel, key.thread, now)
+        rows = await self._db.execute_fetchall(
+            "INSERT INTO conversations (platform, workspace, channel, thread, created_at)"
+            f" VALUES {', '.join(['(?, ?, ?, ?, ?)'] * len(keys))}"
+            " ON CONFLICT (platform, workspace, channel, thread)"
+            " DO UPDATE SET platform = excluded.platform"
+            " RETURNING id, platform, workspace, channel, thread, created_at",
+            params,
         )
-        conv_id, created_at = int(rows[0][0]), rows[0][1]
-        if created_at == now:  # created just now: its context is known to be empty
-            self._remember(conv_id, deque(maxlen=RECENT_CACHED), complete=True)
-        self._conversation_ids[key] = conv_id
-        if len(self._conversation_ids) > RECENT_CONVERSATIONS * 4:
+        ids = {}
+        for conv_id, platform, workspace, channel, thread, created_at in rows:
+            key = ConversationKey(platform, workspace, channel, thread)
+            ids[key] = int(conv_id)
+            if created_at == now:  # created just now: its context is known to be empty
+                self._remember(int(conv_id), deque(maxlen=RECENT_CACHED), complete=True)
+            self._conversation_ids[key] = int(conv_id)
+        while len(self._conversation_ids) > RECENT_CONVERSATIONS * 4:
             self._conversation_ids.pop(next(iter(self._conversation_ids)))  # oldest first
-        return conv_id
+        return ids
 
     async def has_context(self, key: ConversationKey) -> bool:
         """True when ``key``'s conversation exists and has messages since its last forget."""
