@@ -51,12 +51,6 @@ _SPLITS = [
         re.I,
     ),
     re.compile(r",?\s+and\s+(?=(?:then\s+|also\s+)?(?:I\s+(?:want|would|need|also)|I'd|I'm|please)\b)", re.I),
-    # "have it summarized, translated into French, and read aloud": one step per participle
-    re.compile(
-        r"(?:,\s*(?:and\s+)?|\s+and\s+)(?=(?:then\s+)?(?!need|based|related|compared|used|interested)"
-        r"\w{3,}ed\s+(?:into|to|as|in|by|with)\b)",
-        re.I,
-    ),
 ]
 
 

@@ -119,14 +119,11 @@ def _producer(steps: Sequence[Step], k: int, kind: str, used: set[int], strict: 
             named = [j for j in candidates if steps[j].task in tasks]
             if named:
                 return _last_form(steps, named[0], k, kind, used)
-    follows = candidates[0] == k - 1 and (_AFTER.match(text) or _PRONOUN.search(text))
-    if strict and not plain and not follows:
+    if strict and not plain and not (_AFTER.match(text) and candidates[0] == k - 1):
         return None  # the request has its own text: an entity list or answer is read only when named
     return _last_form(steps, (plain or candidates)[0], k, kind, used)
 
 
-# "find the answer to 'Q' and have it summarized": a pronoun right after a step means its output
-_PRONOUN = re.compile(r"^(?:and )?(?:then )?(?:\w+ )?(?:it|them)\b", re.I)
 _IMAGE_NEXT = re.compile(r"[\w-]*\s+(?:image|picture|photo)\b", re.I)
 
 

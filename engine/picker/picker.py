@@ -191,8 +191,7 @@ def _expand(task: str, clause: Clause, steps: Sequence[Step], have: set[str]) ->
     if not out and last is not None and _reads_text(task) and last.task in named_tasks(clause.text):
         # "how similar the visualized content is to ...": a text step about an earlier image reads it first
         made_last = [k for k in TASK_SPECS[last.task].outputs if k in CONVERTERS]
-        # ... unless it reads that kind itself ("answer this question based on the edited image")
-        if "text" not in TASK_SPECS[last.task].outputs and made_last and made_last[0] not in kinds_in:
+        if "text" not in TASK_SPECS[last.task].outputs and made_last:
             out.append(Step(CONVERTERS[made_last[0]], clause, feeds_from=len(steps) - 1))
     main_index = len(steps) + len(out)
     out.append(Step(task, clause, feeds_from=main_index - 1 if len(out) else None))

@@ -75,10 +75,8 @@ _BASED = _R(
     r"\b(?:based on|using|from|with|according to) (?:the|this|that|its|their) [\w-]+(?: (?:information|text|output|result|labels?))?"
 )
 _CONTEXT = _R(
-    r"^(?:hi,? |hello,? |additionally,? |also,? |and |moreover,? )?(?:i have|i've got|i also have|here is|here's|attached is|this is|the \w+ (?:file )?is|the text is|it's|it is)\b"
+    r"^(?:hi,? |hello,? )?(?:i have|i've got|i also have|here is|here's|attached is|this is|the \w+ (?:file )?is|the text is|it's|it is)\b"
 )
-# "I have an image that I would like to have classified": the context goes on to ask
-_ASKS = _R(r"\b(?:i would like|i'd like|i want|i need)\b(?! (?:to )?(?:process|analy[sz]e|work on|do something)\b)")
 _BASED_ON = _R(
     r"\bbased on\b|\buse the output|\busing the (?!image|picture|photo|document)|\bfrom the (?:text|table|summary|output)"
 )
@@ -109,7 +107,7 @@ def adjust(scores: dict[str, float], clause: str, quotes: Iterable[str], availab
     for pattern, task, bonus in KEYWORD_RULES:
         if pattern.search(own):
             scores[task] = scores.get(task, 0.0) + bonus
-    if _CONTEXT.match(low) and not _ASKS.search(low):
+    if _CONTEXT.match(low):
         scores[NO_TASK] = scores.get(NO_TASK, 0.0) + 0.3
     if _LANGUAGE.search(own) and "translat" not in own:
         scores["translation"] = scores.get("translation", 0.0) - 0.15  # a modifier: added after the main task
