@@ -30,7 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--conversation", default="ask", help="conversation name (context persists)")
     ask.add_argument("--json", action="store_true", help="print plan, selections, results, reply as JSON")
 
-    sub.add_parser("discord", help="run the Discord bot (DISCORD_TOKEN)")
+    discord = sub.add_parser("discord", help="run the Discord bot (DISCORD_TOKEN)")
+    discord.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="serve gateway shard I of N (run N processes, I = 0..N-1, to use N cores; DMs go to shard 0)",
+    )
     sub.add_parser("slack", help="run the Slack bot (Socket Mode by default)")
 
     models = sub.add_parser("models", help="the model catalogue")
@@ -60,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = load_settings(args.config)
+        if getattr(args, "shard", None):
+            settings = with_shard(settings, args.shard)
         return asyncio.run(_dispatch(args, settings))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -69,6 +76,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def with_shard(settings: Settings, shard: str) -> Settings:
+    """``settings`` with the Discord shard given as "I/N" on the command line."""
+    from pydantic import ValidationError
+
+    from adapters.discord.settings import DiscordSettings
+
+    index, _, count = shard.partition("/")
+    if not (index.strip().isdigit() and count.strip().isdigit()):
+        raise ConfigError(
+            f'--shard takes "I/N" (this process\'s shard and the number of shards), not {shard!r}'
+        )
+    try:
+        discord = DiscordSettings.model_validate(
+            {**settings.discord.model_dump(), "shard_id": int(index), "shard_count": int(count)}
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"--shard: discord.{where}: {message}" if where else f"--shard: {message}") from exc
+    return settings.model_copy(update={"discord": discord})
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

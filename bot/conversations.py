@@ -9,11 +9,11 @@ bad input or model trouble: the user gets a reply and the turn is stored.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import shutil
 import time
-import itertools
-import os
 from dataclasses import replace
 from pathlib import Path
 

@@ -393,13 +393,13 @@ class Store:
                     log.exception("could not write %d messages; will retry", len(batch))
                     raise
             while self._pending:
-                batch, self._pending = self._pending, []
-                rows = [(row[0], _message_id(message), *row[2:]) for row, message in batch]
+                logged, self._pending = self._pending, []
+                rows = [(row[0], _message_id(message), *row[2:]) for row, message in logged]
                 try:
                     await self._db.executemany(_INSERT_REQUEST, rows)
                 except Exception:
-                    self._pending[:0] = batch
-                    log.exception("could not write %d request-log rows; will retry", len(batch))
+                    self._pending[:0] = logged
+                    log.exception("could not write %d request-log rows; will retry", len(logged))
                     raise
 
     async def _write_messages(self, batch: list[QueuedMessage]) -> None:
@@ -408,7 +408,9 @@ class Store:
             params += (m.conv_id, m.role, m.text, m.resources, m.created_at)
         written = dict(
             (created_at, int(row_id))
-            for row_id, created_at in await self._db.execute_fetchall(_insert_messages_sql(len(batch)), params)
+            for row_id, created_at in await self._db.execute_fetchall(
+                _insert_messages_sql(len(batch)), params
+            )
         )
         for m in batch:
             m.id = written.get(m.created_at)

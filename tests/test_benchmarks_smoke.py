@@ -47,6 +47,18 @@ async def test_first_event_reports_each_case():
     assert figure["value"] == max(figure[c]["p99_ms"] for c in ("sequential", "burst", "queued"))
 
 
+async def test_concurrency_runs_in_one_process_and_sharded_and_keeps_order():
+    figure = await run_figure("concurrency", quick=True)
+    _check_common(figure, "concurrency")
+    for row in figure["runs"].values():
+        for mode in ("sustained", "burst"):
+            one, sharded = row[mode]["one_process"], row[mode]["2_shards"]
+            assert one["in_order"] and sharded["in_order"]
+            assert len(sharded["shards"]) == 2
+            assert row[mode]["share_of_ideal"] == max(one["share_of_ideal"], sharded["share_of_ideal"])
+    assert figure["in_order"] is True
+
+
 def test_every_figure_declares_its_goal_and_quick_sizes():
     for name in FIGURES:
         module = load(name)

@@ -268,7 +268,11 @@ async def test_queued_messages_are_context_at_once_and_written_behind(tmp_path):
     store.append_message(conv, "user", "third")
     await store.close()  # close writes what is still queued
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
-        assert [r[0] for r in db.execute("SELECT text FROM messages ORDER BY id")] == ["first", "second", "third"]
+        assert [r[0] for r in db.execute("SELECT text FROM messages ORDER BY id")] == [
+            "first",
+            "second",
+            "third",
+        ]
 
 
 async def test_a_burst_of_turns_shares_a_few_statements_and_keeps_each_conversations_order(tmp_path):
@@ -318,3 +322,32 @@ async def test_a_failed_write_keeps_its_rows_and_is_retried(tmp_path, monkeypatc
     store._recent.clear()
     assert [t.text for t in await store.recent_turns(conv)] == ["keep me"]
     await store.close()
+
+
+async def test_shard_processes_share_one_file(tmp_path):
+    """Each shard process has its own Store on the same SQLite file and its own
+    conversations: bursts from both land, every conversation in its own order."""
+    path = tmp_path / "db.sqlite3"
+    await (await Store.open(path)).close()  # migrated once, before the shards start
+    shards = [await Store.open(path) for _ in range(2)]
+
+    async def serve(store: Store, shard: int) -> list[int]:
+        convs = [
+            await store.conversation_id(ConversationKey("discord", f"guild-{shard}", f"c{i}"))
+            for i in range(50)
+        ]
+        for n in range(4):
+            for conv in convs:
+                store.append_message(conv, "user" if n % 2 == 0 else "assistant", f"{conv}:{n}")
+            await asyncio.sleep(0)
+        await store.flush()
+        return convs
+
+    convs = await asyncio.gather(*(serve(store, i) for i, store in enumerate(shards)))
+    for store in shards:
+        await store.close()
+    reader = await Store.open(path)
+    assert await reader.message_count() == 2 * 50 * 4
+    for conv in [c for part in convs for c in part]:
+        assert [t.text for t in await reader.recent_turns(conv)] == [f"{conv}:{n}" for n in range(4)]
+    await reader.close()

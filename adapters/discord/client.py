@@ -50,6 +50,8 @@ class DiscordBot(discord.Client):
     def __init__(self, settings: DiscordSettings, handler: TurnHandler, **options: object) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
+        if settings.shard_count is not None:  # Discord sends this process its shard's guilds only
+            options = {"shard_id": settings.shard_id, "shard_count": settings.shard_count, **options}
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(), **options)  # type: ignore[arg-type]
         self.settings = settings
         self.handler = handler

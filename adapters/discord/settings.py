@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class DiscordSettings(BaseModel):
@@ -24,3 +24,17 @@ class DiscordSettings(BaseModel):
     )
     sync_commands: bool = Field(True, description="register the slash commands with Discord at start-up")
     ffmpeg: str = Field("ffmpeg", description="ffmpeg executable used to shrink audio/video replies")
+    shard_id: int | None = Field(
+        None,
+        ge=0,
+        description="this process's gateway shard (with shard_count): run one process per shard to use more cores",
+    )
+    shard_count: int | None = Field(None, ge=1, description="how many shard processes serve the bot")
+
+    @model_validator(mode="after")
+    def _shard_pair(self) -> DiscordSettings:
+        if (self.shard_id is None) != (self.shard_count is None):
+            raise ValueError("discord: set shard_id and shard_count together (or neither)")
+        if self.shard_id is not None and self.shard_count is not None and self.shard_id >= self.shard_count:
+            raise ValueError(f"discord: shard_id must be below shard_count ({self.shard_count})")
+        return self

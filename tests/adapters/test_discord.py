@@ -623,3 +623,33 @@ async def test_a_thread_discord_py_has_not_cached_is_its_own_conversation(
         ConversationKey("discord", str(GUILD), str(CHANNEL), str(hidden))
     ] * 2
     assert len(fake.calls_to("GET", rf"/channels/{hidden}$")) == 1  # fetched once, then remembered
+
+
+async def test_gateway_shards_each_serve_their_own_guilds_and_dms_go_to_shard_zero(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """Two processes' worth of clients (shard 0/2 and 1/2): Discord routes a guild's
+    events to shard (guild_id >> 22) % 2 and DMs to shard 0; each answers only its own."""
+    other_guild, other_channel = (1 << 22) | 7, 888  # (id >> 22) % 2 == 1
+    fake.add_guild(other_guild, (other_channel,))
+    zero, one = ScriptedHandler(tmp_path), ScriptedHandler(tmp_path)
+    async with running(fake, zero, shard_id=0, shard_count=2), running(fake, one, shard_id=1, shard_count=2):
+        assert sorted(p["shard"] for p in fake.identify_payloads) == [[0, 2], [1, 2]]
+        await fake.push_message(
+            CHANNEL, ALICE, f"{MENTION} first guild", guild_id=GUILD, mentions=[fake.bot_user]
+        )
+        await fake.push_message(
+            other_channel, BOB, f"{MENTION} second guild", guild_id=other_guild, mentions=[fake.bot_user]
+        )
+        await fake.push_message(DM, ALICE, "a direct message")
+        await fake.wait_for(lambda: len(zero.calls) == 2 and len(one.calls) == 1)
+    assert sorted(m.text for m in zero.calls) == ["a direct message", "first guild"]
+    assert [m.key for m in one.calls] == [ConversationKey("discord", str(other_guild), str(other_channel))]
+
+
+def test_shard_settings_come_in_pairs_and_in_range() -> None:
+    with pytest.raises(ValueError, match="together"):
+        DiscordSettings(shard_id=0)
+    with pytest.raises(ValueError, match="below shard_count"):
+        DiscordSettings(shard_id=2, shard_count=2)
+    assert DiscordSettings(shard_id=1, shard_count=2).shard_count == 2

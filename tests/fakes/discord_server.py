@@ -93,7 +93,11 @@ class FakeDiscord:
         self._faults: list[Fault] = []
         self._ids = itertools.count(1000)
         self._seq = itertools.count(1)
-        self._ws: web.WebSocketResponse | None = None
+        # one gateway connection per shard, as Discord routes events: a guild's events to
+        # shard (guild_id >> 22) % shard_count, DMs to shard 0
+        self._shards: dict[int, web.WebSocketResponse] = {}
+        self.shard_count = 1
+        self.identify_payloads: list[dict[str, Any]] = []
         self._identified = asyncio.Event()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -115,8 +119,9 @@ class FakeDiscord:
         return self
 
     async def close(self) -> None:
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close()
+        for ws in list(self._shards.values()):
+            if not ws.closed:
+                await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -375,10 +380,14 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
+    def shard_of(self, guild_id: int | None) -> int:
+        return 0 if guild_id is None else (guild_id >> 22) % self.shard_count
+
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        if self._ws is None or self._ws.closed:
-            raise RuntimeError("no client is connected to the fake gateway")
-        await self._ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
+        ws = self._shards.get(self.shard_of(int(data["guild_id"]) if data.get("guild_id") else None))
+        if ws is None or ws.closed:
+            raise RuntimeError("no client is connected to the fake gateway for that shard")
+        await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
 
     # -- what the bot did ---------------------------------------------------------------
 
@@ -406,7 +415,6 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._ws = ws
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}}))
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -418,14 +426,18 @@ class FakeDiscord:
             elif op == 2 and self.refuse_identify_with:
                 await ws.close(code=self.refuse_identify_with)  # e.g. 4014: intent not enabled
             elif op == 2:
-                await self._ready(ws)
+                self.identify_payloads.append(payload["d"])
+                shard_id, self.shard_count = payload["d"].get("shard") or (0, 1)
+                self._shards[shard_id] = ws
+                await self._ready(ws, shard_id)
         return ws
 
-    async def _ready(self, ws: web.WebSocketResponse) -> None:
+    async def _ready(self, ws: web.WebSocketResponse, shard_id: int) -> None:
+        guilds = [g for g in self.guilds.values() if self.shard_of(int(g["id"])) == shard_id]
         ready = {
             "v": 10,
             "user": self.bot_user,
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": g["id"], "unavailable": True} for g in guilds],
             "session_id": "fake-session",
             "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
             "application": {"id": str(APP_ID), "flags": 0},
@@ -433,9 +445,10 @@ class FakeDiscord:
             "relationships": [],
         }
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
-        for guild in self.guilds.values():
+        for guild in guilds:
             await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": guild}))
-        self._identified.set()
+        if len(self._shards) == self.shard_count:  # every shard is connected
+            self._identified.set()
 
     # -- REST ---------------------------------------------------------------------------
 
@@ -509,7 +522,7 @@ class FakeDiscord:
             return web.Response(status=204)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
             msg = self._bot_message(int(m[1]), body or {}, files)
-            if self.echo_own_messages and self._ws is not None and not self._ws.closed:
+            if self.echo_own_messages and self._shards:
                 await self.dispatch("MESSAGE_CREATE", msg)
             return _json(msg)
         if m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path):

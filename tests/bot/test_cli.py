@@ -1,0 +1,26 @@
+"""Command-line options that change settings, checked before anything starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.cli import main, with_shard
+from bot.config import load_settings
+from engine.errors import ConfigError
+
+
+def test_shard_option_sets_the_discord_shard() -> None:
+    settings = with_shard(load_settings(None), "1/3")
+    assert (settings.discord.shard_id, settings.discord.shard_count) == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("shard", "says"),
+    [("2/2", "below shard_count"), ("one/two", "I/N"), ("1/0", "shard_count")],
+)
+def test_a_bad_shard_is_a_configuration_error_naming_it(shard: str, says: str, capsys, monkeypatch) -> None:
+    with pytest.raises(ConfigError, match=says):
+        with_shard(load_settings(None), shard)
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    assert main(["discord", "--shard", shard]) == 2  # refused before any token or network is needed
+    assert says in capsys.readouterr().err
