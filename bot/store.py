@@ -100,10 +100,13 @@ def _insert_messages_sql(rows: int) -> str:
     )
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # json.dumps would build one a call
+
+
 def _dumps(value: Any) -> str:
     if not value and isinstance(value, (list, dict)):  # most columns of most turns
         return "[]" if isinstance(value, list) else "{}"
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return _ENCODER.encode(value)
 
 
 def _message_id(message: QueuedMessage | int | None) -> int | None:
