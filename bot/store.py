@@ -15,7 +15,9 @@ conversations' writes on the single SQLite thread (at 100 conversations at once 
 wait was 10-50 ms per message), and a burst of 1,000 turns costs a few statements,
 not thousands of round trips. The recent-turn cache is updated at once, so the next
 turn sees the message before it is on disk; every read of messages from SQLite first
-writes what waits. A failed write keeps its rows and is retried.
+writes what waits. A failed write keeps its rows and is retried. What is queued when
+the process is killed (a few milliseconds of turns) is lost with the turns in flight;
+``close`` writes everything.
 WAL mode lets a reader (a benchmark, ``sqlite3`` in a shell) look in while the bot
 writes.
 
@@ -142,9 +144,10 @@ class Store:
         # ids never change once created (forget bumps a generation instead), so a turn
         # need not ask SQLite for them again: one round trip less per turn
         self._conversation_ids: dict[ConversationKey, int] = {}
-        # The last turns of recently active conversations. This process is the only
-        # writer, so the cache stays exact; a turn then reads its context with no trip
-        # to SQLite. ``complete`` means the deque holds every message since the last forget.
+        # The last turns of recently active conversations. Only this process writes its
+        # conversations (shard processes own disjoint sets), so the cache stays exact; a
+        # turn then reads its context with no trip to SQLite. ``complete`` means the
+        # deque holds every message since the last forget.
         self._recent: OrderedDict[int, tuple[deque[Turn], bool]] = OrderedDict()
         # Rows waiting for the writer (off the turn's path), in the order they came.
         self._queued: list[QueuedMessage] = []
