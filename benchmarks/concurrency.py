@@ -32,6 +32,7 @@ share cannot reach 100 % however the awaits are arranged.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
@@ -46,6 +47,7 @@ from adapters.base import ConversationKey, IncomingMessage
 from benchmarks.harness import InstantBackend, ScriptedLLM, build_engine, result
 from benchmarks.suite import BUILTIN, cards
 from bot.conversations import ConversationService
+from bot.heap import settle_after_startup
 from bot.store import Store
 
 NAME = "concurrency"
@@ -129,6 +131,8 @@ async def _one(
         choose_with_llm=False,
     )
     service = ConversationService(engine, store, root / "data")
+    thresholds = gc.get_threshold()
+    settle_after_startup()  # as the CLI does for a bot process (bot/heap.py); undone below
     keys = [ConversationKey("bench", "w", f"c{i}") for i in range(size) if i % shard[1] == shard[0]]
     finished: dict[ConversationKey, list[int]] = {k: [] for k in keys}
 
@@ -157,6 +161,8 @@ async def _one(
     finally:
         await engine.aclose()
         await store.close()
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
     ideal = turns * 2 * delay
     done = max(1, len(keys) * turns)
     return {

@@ -113,9 +113,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
     from adapters.terminal import TerminalChat, ask_once, conversation_key
     from bot.app import open_runtime
+    from bot.heap import settle_after_startup
 
     max_bytes = int(settings.limits.max_attachment_mb * 1024 * 1024)
     async with open_runtime(settings) as rt:
+        if args.command != "ask":  # a process that lives on: see bot/heap.py
+            settle_after_startup()
         if args.command == "chat":
             await TerminalChat(rt.service, conversation_key(args.conversation), max_bytes).run()
             return 0
