@@ -217,14 +217,21 @@ class Store:
             futures = [self._unresolved.pop(k) for k in keys]
             try:
                 ids = await self._upsert_conversations(keys)
-            except Exception as exc:
+            except BaseException as exc:  # every waiter hears of it; none is left hanging
+                failure = exc if isinstance(exc, Exception) else RuntimeError("the store is closing")
                 for future in futures:
                     if not future.done():
-                        future.set_exception(exc)
+                        future.set_exception(failure)
+                if not isinstance(exc, Exception):
+                    raise
                 continue
             for key, future in zip(keys, futures, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if key in ids:
                     future.set_result(ids[key])
+                else:
+                    future.set_exception(LookupError(f"SQLite returned no row for conversation {key}"))
 
     async def _upsert_conversations(self, keys: list[ConversationKey]) -> dict[ConversationKey, int]:
         now = time.time()

@@ -351,3 +351,21 @@ async def test_shard_processes_share_one_file(tmp_path):
     for conv in [c for part in convs for c in part]:
         assert [t.text for t in await reader.recent_turns(conv)] == [f"{conv}:{n}" for n in range(4)]
     await reader.close()
+
+
+async def test_a_failed_conversation_upsert_reaches_every_waiter(tmp_path):
+    store = await Store.open(tmp_path / "db.sqlite3")
+    real = store._db.execute_fetchall
+
+    async def locked(sql, params=None):
+        if sql.startswith("INSERT INTO conversations"):
+            raise sqlite3.OperationalError("database is locked")
+        return await real(sql, params)
+
+    store._db.execute_fetchall = locked  # type: ignore[method-assign]
+    keys = [ConversationKey("terminal", "local", f"k{i}") for i in range(5)]
+    outcomes = await asyncio.gather(*(store.conversation_id(k) for k in keys), return_exceptions=True)
+    assert all(isinstance(o, sqlite3.OperationalError) for o in outcomes)
+    store._db.execute_fetchall = real  # type: ignore[method-assign]
+    assert await store.conversation_id(keys[0]) > 0  # the next ask tries again
+    await store.close()
