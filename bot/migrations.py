@@ -117,6 +117,11 @@ async def migrate(db: aiosqlite.Connection, migrations: tuple[Migration, ...] = 
             continue
         await db.execute("BEGIN IMMEDIATE")
         try:
+            # another process (a second shard starting at the same moment) may have applied
+            # it while this one waited for the write lock: the ledger read now is final
+            if migration.name in await applied(db):
+                await db.execute("COMMIT")
+                continue
             for sql in migration.statements:
                 await db.execute(sql)
             await db.execute(

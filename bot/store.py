@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
@@ -54,10 +55,12 @@ Role = Literal["user", "assistant"]
 _ROLES: frozenset[str] = frozenset({"user", "assistant"})
 
 _PRAGMAS = (
+    # first: the next pragmas and the migrations may meet another process (a CLI, a
+    # second shard starting at the same moment) holding the lock briefly
+    "PRAGMA busy_timeout = 5000",
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",  # durable across app crashes; WAL makes this safe
     "PRAGMA foreign_keys = ON",
-    "PRAGMA busy_timeout = 5000",  # another process (a CLI) holding the write lock briefly
 )
 
 _REQUEST_JSON_FIELDS = ("plan", "selections", "results", "media", "warnings", "timings")
@@ -109,6 +112,21 @@ def _dumps(value: Any) -> str:
     if not value and isinstance(value, (list, dict)):  # most columns of most turns
         return "[]" if isinstance(value, list) else "{}"
     return _ENCODER.encode(value)
+
+
+async def _execute_when_free(db: aiosqlite.Connection, sql: str, attempts: int = 50) -> None:
+    """Run ``sql``, waiting while another connection holds the lock. Switching a new file
+    to WAL can fail at once with "database is locked" (SQLite skips the busy handler
+    there to avoid a deadlock) when two processes open it together; the mode is then
+    set by the other one, and a retry finds it so."""
+    for attempt in range(attempts):
+        try:
+            await db.execute(sql)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.05)
 
 
 def _message_id(message: QueuedMessage | int | None) -> int | None:
@@ -167,7 +185,7 @@ class Store:
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
             for pragma in _PRAGMAS:
-                await db.execute(pragma)
+                await _execute_when_free(db, pragma)
             await migrate(db)
         except BaseException:
             await db.close()

@@ -369,3 +369,14 @@ async def test_a_failed_conversation_upsert_reaches_every_waiter(tmp_path):
     store._db.execute_fetchall = real  # type: ignore[method-assign]
     assert await store.conversation_id(keys[0]) > 0  # the next ask tries again
     await store.close()
+
+
+async def test_shards_opening_a_new_file_at_once_apply_each_migration_once(tmp_path):
+    """Two processes starting together on a fresh data dir: the one that waited for the
+    write lock finds the migration applied and skips it instead of failing."""
+    for attempt in range(5):
+        path = tmp_path / f"db{attempt}.sqlite3"
+        stores = await asyncio.gather(*(Store.open(path) for _ in range(3)))
+        for s in stores:
+            await s.close()
+        assert _ledger(path) == [m.name for m in MIGRATIONS]
