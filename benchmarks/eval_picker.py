@@ -6,7 +6,8 @@ Prints JSON: node/edge F1, parsed share and ms per plan for each set, plus peak 
 The held-out sets were labelled before any tuning and are never used to tune
 (heldout2: 32 more requests, labelled after the picker's second round of rules and
 measured once; heldout3: 40 more, labelled by someone who had not seen the picker's code,
-measured once before any change made for it). "parsed" is the share of plans that pass ``engine.plan_parser.parse_plan``.
+measured once before any change made for it; heldout4: 40 more, labelled the same way, measured
+once). "parsed" is the share of plans that pass ``engine.plan_parser.parse_plan``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ SETS = {
     "heldout": DATA / "heldout_plans.jsonl",
     "heldout2": DATA / "heldout2_plans.jsonl",
     "heldout3": DATA / "heldout3_plans.jsonl",
+    "heldout4": DATA / "heldout4_plans.jsonl",
 }
 
 
