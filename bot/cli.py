@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from bot.config import Settings, load_settings
 from engine.errors import ConfigError, EngineError
@@ -67,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
         if getattr(args, "shard", None):
             settings = with_shard(settings, args.shard)
-        return asyncio.run(_dispatch(args, settings))
+        return asyncio.run(until_terminated(_dispatch(args, settings)))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
@@ -76,6 +78,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+TERMINATED = 128 + signal.SIGTERM  # the exit status a shell reports for SIGTERM
+
+
+async def until_terminated(work: Coroutine[Any, Any, int]) -> int:
+    """Run ``work``; on SIGTERM (``docker stop``, systemd) cancel it so that every
+    ``finally`` runs: the store writes what is queued, the platform clients close."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    except (NotImplementedError, RuntimeError):  # no signal handlers here (Windows, not the main thread)
+        return await task
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if task.cancelled():
+            return TERMINATED
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def with_shard(settings: Settings, shard: str) -> Settings:

@@ -24,3 +24,32 @@ def test_a_bad_shard_is_a_configuration_error_naming_it(shard: str, says: str, c
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     assert main(["discord", "--shard", shard]) == 2  # refused before any token or network is needed
     assert says in capsys.readouterr().err
+
+
+async def test_sigterm_cancels_the_work_so_its_cleanup_runs() -> None:
+    """``docker stop`` sends SIGTERM: the command's finally blocks (closing the store,
+    which writes what is queued) must run, and the exit status says terminated."""
+    import asyncio
+    import os
+    import signal
+
+    from bot.cli import TERMINATED, until_terminated
+
+    cleaned: list[str] = []
+
+    async def serve_forever() -> int:
+        try:
+            await asyncio.sleep(3600)
+            return 0
+        finally:
+            cleaned.append("store closed")
+
+    async def send_sigterm_soon() -> None:
+        await asyncio.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = asyncio.create_task(send_sigterm_soon())
+    assert await until_terminated(serve_forever()) == TERMINATED
+    await sender
+    assert cleaned == ["store closed"]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is removed again
