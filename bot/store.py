@@ -108,10 +108,23 @@ def _insert_messages_sql(rows: int) -> str:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # json.dumps would build one a call
 
 
+def _storable(text: str) -> str:
+    """``text`` as SQLite can take it. A lone surrogate (JSON from a platform may carry
+    "\\ud800") cannot be encoded as UTF-8, and one such row would fail its whole batch
+    again and again; it becomes "?" instead."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def _dumps(value: Any) -> str:
     if not value and isinstance(value, (list, dict)):  # most columns of most turns
         return "[]" if isinstance(value, list) else "{}"
-    return _ENCODER.encode(value)
+    return _storable(_ENCODER.encode(value))
 
 
 async def _execute_when_free(db: aiosqlite.Connection, sql: str, attempts: int = 50) -> None:
@@ -138,15 +151,15 @@ def _request_row(conv_id: int, message_id: int | None, text: str, outcome: Outco
     return (
         conv_id,
         message_id,
-        text,
+        _storable(text),
         _dumps(public["plan"]),
         public["plan_source"],
         _dumps(public["selections"]),
         _dumps(public["results"]),
-        public["reply"],
+        _storable(public["reply"]),
         _dumps(public["media"]),
         _dumps(public["warnings"]),
-        public["error"],
+        None if public["error"] is None else _storable(public["error"]),
         public["llm_calls"],
         _dumps(public["timings"]),
         time.time(),
@@ -315,6 +328,7 @@ class Store:
         SQLite shortly after. ``log_request`` accepts the returned message."""
         if role not in _ROLES:
             raise ValueError(f"role must be user or assistant, not {role!r}")
+        text = _storable(text)
         self._last_created = max(time.time(), self._last_created + 1e-6)
         queued = QueuedMessage(
             conv_id, role, text, _dumps([r.to_public() for r in resources]), self._last_created

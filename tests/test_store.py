@@ -380,3 +380,19 @@ async def test_shards_opening_a_new_file_at_once_apply_each_migration_once(tmp_p
         for s in stores:
             await s.close()
         assert _ledger(path) == [m.name for m in MIGRATIONS]
+
+
+async def test_a_lone_surrogate_is_stored_as_a_question_mark_and_blocks_nothing(tmp_path):
+    """JSON from a platform can decode to a lone surrogate, which SQLite cannot take:
+    it must not fail the batch (and every batch after it) forever."""
+    store = await Store.open(tmp_path / "db.sqlite3")
+    conv = await store.conversation_id(ConversationKey("discord", "g", "surrogate"))
+    asked = store.append_message(conv, "user", "bad \ud800 text")
+    store.append_message(conv, "assistant", "fine")
+    store.log_request(conv, asked, "bad \ud800 text", Outcome(Reply("reply \udfff"), error="err \ud800"))
+    await store.flush()
+    store._recent.clear()
+    assert [t.text for t in await store.recent_turns(conv)] == ["bad ? text", "fine"]
+    logged = (await store.requests(conv))[0]
+    assert (logged["text"], logged["reply"], logged["error"]) == ("bad ? text", "reply ?", "err ?")
+    await store.close()
