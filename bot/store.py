@@ -290,8 +290,7 @@ class Store:
 
     async def has_context(self, key: ConversationKey) -> bool:
         """True when ``key``'s conversation exists and has messages since its last forget."""
-        if self._queued:
-            await self.flush()
+        await self._write_queued_before_reading()
         rows = await self._db.execute_fetchall(
             "SELECT 1 FROM conversations AS c JOIN messages AS m"
             " ON m.conversation_id = c.id AND m.generation = c.generation"
@@ -362,8 +361,7 @@ class Store:
             self._recent.move_to_end(conv_id)
             return list(cached[0])[-limit:] if limit else []
         fetch = max(limit, RECENT_CACHED)
-        if self._queued:
-            await self.flush()
+        await self._write_queued_before_reading()
         rows = await self._db.execute_fetchall(
             "SELECT m.role, m.text, m.resources FROM messages AS m"
             " JOIN conversations AS c ON c.id = m.conversation_id AND c.generation = m.generation"
@@ -379,8 +377,28 @@ class Store:
             for role, text, resources in rows
         ]
         turns.reverse()
+        turns += [  # still queued (the write failed): newer than anything on disk
+            Turn(
+                role=cast(Role, q.role),
+                text=q.text,
+                resources=tuple(map(Resource.from_public, json.loads(q.resources))),
+            )
+            for q in self._queued
+            if q.conv_id == conv_id
+        ]
         self._remember(conv_id, deque(turns, maxlen=RECENT_CACHED), complete=len(turns) < fetch)
         return turns[-limit:] if limit else []
+
+    async def _write_queued_before_reading(self) -> None:
+        """Queued messages go to SQLite before it is asked about messages. If that write
+        fails (a full disk), the read goes on and adds them from the queue: a turn
+        goes on rather than fail, and the rows stay queued for the writer's retry."""
+        if not self._queued:
+            return
+        try:
+            await self.flush()
+        except Exception:  # logged in flush
+            pass
 
     def _remember(self, conv_id: int, turns: deque[Turn], complete: bool) -> None:
         self._recent[conv_id] = (turns, complete and len(turns) < RECENT_CACHED)

@@ -396,3 +396,38 @@ async def test_a_lone_surrogate_is_stored_as_a_question_mark_and_blocks_nothing(
     logged = (await store.requests(conv))[0]
     assert (logged["text"], logged["reply"], logged["error"]) == ("bad ? text", "reply ?", "err ?")
     await store.close()
+
+
+async def test_reads_go_on_while_the_disk_refuses_writes(tmp_path, monkeypatch):
+    import bot.store as store_module
+
+    monkeypatch.setattr(store_module, "RETRY_SECONDS", (0.01, 0.02))
+    store = await Store.open(tmp_path / "db.sqlite3")
+    key = ConversationKey("terminal", "local", "full-disk")
+    conv = await store.conversation_id(key)
+    await store.add_message(conv, "user", "written before the disk filled")
+    real = store._db.execute_fetchall
+    full = [True]
+
+    async def disk_full(sql, params=None):
+        if sql.startswith("INSERT INTO messages") and full[0]:
+            raise sqlite3.OperationalError("database or disk is full")
+        return await real(sql, params)
+
+    store._db.execute_fetchall = disk_full  # type: ignore[method-assign]
+    queued = store.append_message(conv, "assistant", "waits in memory")
+    store._recent.clear()  # force a read from SQLite: what is still queued is added
+    assert [t.text for t in await store.recent_turns(conv)] == [
+        "written before the disk filled",
+        "waits in memory",
+    ]
+    assert await store.has_context(key)
+    full[0] = False  # space again: the writer's retry puts the row in
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if queued.id is not None:
+            break
+    assert queued.id is not None
+    store._recent.clear()
+    assert [t.text for t in await store.recent_turns(conv)][-1] == "waits in memory"
+    await store.close()
