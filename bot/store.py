@@ -291,6 +291,9 @@ class Store:
     async def has_context(self, key: ConversationKey) -> bool:
         """True when ``key``'s conversation exists and has messages since its last forget."""
         await self._write_queued_before_reading()
+        known = self._conversation_ids.get(key)
+        if known is not None and any(q.conv_id == known for q in self._queued):
+            return True  # messages still queued after a failed write
         rows = await self._db.execute_fetchall(
             "SELECT 1 FROM conversations AS c JOIN messages AS m"
             " ON m.conversation_id = c.id AND m.generation = c.generation"

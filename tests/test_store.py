@@ -422,6 +422,9 @@ async def test_reads_go_on_while_the_disk_refuses_writes(tmp_path, monkeypatch):
         "waits in memory",
     ]
     assert await store.has_context(key)
+    other = ConversationKey("terminal", "local", "only-queued")
+    store.append_message(await store.conversation_id(other), "user", "nothing on disk yet")
+    assert await store.has_context(other)
     full[0] = False  # space again: the writer's retry puts the row in
     for _ in range(100):
         await asyncio.sleep(0.01)
