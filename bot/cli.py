@@ -85,17 +85,24 @@ TERMINATED = 128 + signal.SIGTERM  # the exit status a shell reports for SIGTERM
 
 async def until_terminated(work: Coroutine[Any, Any, int]) -> int:
     """Run ``work``; on SIGTERM (``docker stop``, systemd) cancel it so that every
-    ``finally`` runs: the store writes what is queued, the platform clients close."""
+    ``finally`` runs: the store writes what is queued, the platform clients close.
+    Any other cancellation (Ctrl+C) passes through as before."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
+    terminated = asyncio.Event()
+
+    def on_sigterm() -> None:
+        terminated.set()
+        task.cancel()
+
     try:
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     except (NotImplementedError, RuntimeError):  # no signal handlers here (Windows, not the main thread)
         return await task
     try:
         return await task
     except asyncio.CancelledError:
-        if task.cancelled():
+        if terminated.is_set():
             return TERMINATED
         raise
     finally:

@@ -17,7 +17,7 @@ not thousands of round trips. The recent-turn cache is updated at once, so the n
 turn sees the message before it is on disk; every read of messages from SQLite first
 writes what waits. A failed write keeps its rows and is retried. What is queued when
 the process is killed (a few milliseconds of turns) is lost with the turns in flight;
-``close`` writes everything.
+``close`` writes everything it can.
 WAL mode lets a reader (a benchmark, ``sqlite3`` in a shell) look in while the bot
 writes.
 
@@ -37,7 +37,7 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -71,11 +71,22 @@ RECENT_CONVERSATIONS = 4096  # conversations whose recent turns are kept in memo
 ROWS_PER_STATEMENT = 400  # 5 parameters a message row: far below SQLite's 32,766
 RETRY_SECONDS = (1.0, 60.0)  # first and longest wait before writing failed rows again
 
-_INSERT_REQUEST = (
+_REQUEST_COLUMNS = (
     "INSERT INTO requests (conversation_id, message_id, text, plan, plan_source, selections,"
-    " results, reply, media, warnings, error, llm_calls, timings, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " results, reply, media, warnings, error, llm_calls, timings, created_at) VALUES "
 )
+_REQUEST_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_REQUEST = _REQUEST_COLUMNS + _REQUEST_VALUES
+
+
+def _insert_requests_sql(rows: int) -> str:
+    return _REQUEST_COLUMNS + ", ".join([_REQUEST_VALUES] * rows)  # 14 parameters a row
+
+
+def _seen(job: asyncio.Future[None]) -> None:
+    """Retrieve a flush's outcome when its caller was cancelled (logged where it failed)."""
+    if not job.cancelled():
+        job.exception()
 
 
 @dataclass(eq=False, slots=True)
@@ -185,6 +196,7 @@ class Store:
         self._pending: list[tuple[tuple[Any, ...], QueuedMessage | int | None]] = []
         self._last_created = 0.0
         self._write_lock = asyncio.Lock()
+        self._batches_written = 0  # lets the writer tell a passing hitch from a lasting failure
         self._writer: asyncio.Task[None] | None = None
         # Conversations asked for and not yet in SQLite's answer, resolved together.
         self._unresolved: dict[ConversationKey, asyncio.Future[int]] = {}
@@ -206,11 +218,21 @@ class Store:
         return cls(db, path)
 
     async def close(self) -> None:
+        """Write what is queued, then close. If that last write fails, the rows it could
+        not write are counted in the log and lost with the process."""
         try:
             await self.flush()
+        except Exception:
+            log.error(
+                "closing with %d messages and %d request-log rows unwritten",
+                len(self._queued),
+                len(self._pending),
+            )
+            raise
         finally:
-            if self._writer is not None and not self._writer.done():
-                self._writer.cancel()
+            for task in (self._writer, self._resolver):
+                if task is not None and not task.done():
+                    task.cancel()
             await self._db.close()
 
     async def __aenter__(self) -> Store:
@@ -312,12 +334,13 @@ class Store:
             "UPDATE conversations SET generation = generation + 1, cleared_at = ? WHERE id = ?",
             (time.time(), conv_id),
         )
+        # the context is empty from here, even if the DELETE below fails
+        self._remember(conv_id, deque(maxlen=RECENT_CACHED), complete=True)
         await self._db.execute(
             "DELETE FROM messages WHERE conversation_id = ? AND generation <"
             " (SELECT generation FROM conversations WHERE id = ?)",
             (conv_id, conv_id),
         )
-        self._remember(conv_id, deque(maxlen=RECENT_CACHED), complete=True)
 
     # messages --------------------------------------------------------------------
 
@@ -439,34 +462,66 @@ class Store:
 
     async def _write_behind(self) -> None:
         await asyncio.sleep(0)  # the turns handled in this loop pass queue theirs first
-        wait, longest = RETRY_SECONDS
+        first, longest = RETRY_SECONDS
+        wait = first
         while self._queued or self._pending:
+            written = self._batches_written
             try:
                 await self.flush()
             except Exception:  # logged in flush; the rows are kept for the next try
+                if self._batches_written != written:  # it got somewhere: a passing hitch
+                    wait = first
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, longest)
 
     async def flush(self) -> None:
-        """Write every queued message, then every queued request-log row."""
+        """Write every queued message and request-log row (a row's message first).
+
+        The write runs in a task of its own: a caller cancelled meanwhile (a turn
+        stopped at shutdown) must not stop it between SQLite storing the rows and the
+        ids being handed back. Raises what a transient failure raised; the rows stay
+        queued for the next flush."""
+        job = asyncio.ensure_future(self._write_all())
+        job.add_done_callback(_seen)
+        await asyncio.shield(job)
+
+    async def _write_all(self) -> None:
         async with self._write_lock:
-            while self._queued:
-                batch, self._queued = self._queued[:ROWS_PER_STATEMENT], self._queued[ROWS_PER_STATEMENT:]
-                try:
-                    await self._write_messages(batch)
-                except Exception:
-                    self._queued[:0] = batch  # kept for the next flush, not lost
-                    log.exception("could not write %d messages; will retry", len(batch))
-                    raise
-            while self._pending:
-                logged, self._pending = self._pending, []
-                rows = [(row[0], _message_id(message), *row[2:]) for row, message in logged]
-                try:
-                    await self._db.executemany(_INSERT_REQUEST, rows)
-                except Exception:
-                    self._pending[:0] = logged
-                    log.exception("could not write %d request-log rows; will retry", len(logged))
-                    raise
+            while self._queued or self._pending:
+                if self._queued:  # messages first: a log row needs its message's id
+                    batch = self._queued[:ROWS_PER_STATEMENT]
+                    del self._queued[:ROWS_PER_STATEMENT]
+                    await self._write_batch(batch, self._write_messages, self._queued, "messages")
+                else:
+                    logged = self._pending[:ROWS_PER_STATEMENT]
+                    del self._pending[:ROWS_PER_STATEMENT]
+                    await self._write_batch(logged, self._write_requests, self._pending, "request-log rows")
+
+    async def _write_batch(
+        self, batch: list[Any], write: Callable[[list[Any]], Awaitable[None]], queue: list[Any], what: str
+    ) -> None:
+        """One statement for the batch. A transient failure (locked, disk full: an
+        OperationalError) puts it back at the head of ``queue`` and raises; any other
+        failure is a row SQLite will never take, so the rows are tried one by one and
+        only those failing alone are dropped (logged), not retried forever."""
+        try:
+            await write(batch)
+            self._batches_written += 1
+            return
+        except sqlite3.OperationalError:
+            queue[:0] = batch
+            log.exception("could not write %d %s; will retry", len(batch), what)
+            raise
+        except Exception:
+            if len(batch) == 1:
+                log.exception("dropped %s SQLite refuses: %r", what, batch[0])
+                return
+        for n, row in enumerate(batch):
+            try:
+                await self._write_batch([row], write, queue, what)
+            except sqlite3.OperationalError:
+                queue[1:1] = batch[n + 1 :]  # after the row just put back, in order
+                raise
 
     async def _write_messages(self, batch: list[QueuedMessage]) -> None:
         params: list[Any] = []
@@ -482,6 +537,14 @@ class Store:
             m.id = written.get(m.created_at)
             if m.id is None:
                 log.warning("message for conversation %s not written: no such conversation", m.conv_id)
+
+    async def _write_requests(self, batch: list[tuple[tuple[Any, ...], QueuedMessage | int | None]]) -> None:
+        # one multi-row statement: all rows or none (executemany commits row by row here,
+        # so a retry after a failure in the middle would write the first rows twice)
+        params: list[Any] = []
+        for row, message in batch:
+            params += (row[0], _message_id(message), *row[2:])
+        await self._db.execute(_insert_requests_sql(len(batch)), params)
 
     async def requests(self, conv_id: int) -> list[dict[str, Any]]:
         """The conversation's request log, oldest first, JSON columns decoded."""

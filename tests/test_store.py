@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -433,4 +434,148 @@ async def test_reads_go_on_while_the_disk_refuses_writes(tmp_path, monkeypatch):
     assert queued.id is not None
     store._recent.clear()
     assert [t.text for t in await store.recent_turns(conv)][-1] == "waits in memory"
+    await store.close()
+
+
+def _reply(text: str = "ok") -> Outcome:
+    return Outcome(Reply(text))
+
+
+async def test_a_turn_finishing_while_log_rows_are_written_keeps_its_message_id(tmp_path):
+    store = await Store.open(tmp_path / "db.sqlite3")
+    conv = await store.conversation_id(KEY)
+    first = store.append_message(conv, "user", "first")
+    store.log_request(conv, first, "first", _reply())
+    real = store._db.execute
+    late: list = []
+
+    async def turn_finishes_meanwhile(sql, params=None):
+        result = await real(sql, params)
+        if sql.startswith("INSERT INTO requests") and not late:  # no await between these appends
+            late.append(store.append_message(conv, "user", "second"))
+            store.append_message(conv, "assistant", "answer")
+            store.log_request(conv, late[0], "second", _reply())
+        return result
+
+    store._db.execute = turn_finishes_meanwhile  # type: ignore[method-assign]
+    await store.flush()
+    logged = await store.requests(conv)
+    assert [(r["text"], r["message_id"]) for r in logged] == [("first", first.id), ("second", late[0].id)]
+    assert late[0].id is not None
+    await store.close()
+
+
+async def test_a_transient_failure_retries_the_log_rows_once_each(tmp_path):
+    store = await Store.open(tmp_path / "db.sqlite3")
+    conv = await store.conversation_id(KEY)
+    real = store._db.execute
+    failed: list[str] = []
+
+    async def busy_once(sql, params=None):
+        if sql.startswith("INSERT INTO requests") and not failed:
+            failed.append(sql)
+            raise sqlite3.OperationalError("database is locked")
+        return await real(sql, params)
+
+    store._db.execute = busy_once  # type: ignore[method-assign]
+    for text in ("one", "two", "three"):
+        store.log_request(conv, store.append_message(conv, "user", text), text, _reply())
+    with pytest.raises(sqlite3.OperationalError):
+        await store.flush()
+    await store.flush()
+    assert [r["text"] for r in await store.requests(conv)] == ["one", "two", "three"]
+    await store.close()
+
+
+async def test_a_row_sqlite_will_never_take_is_dropped_alone(tmp_path):
+    """A log row for a conversation that does not exist breaks the foreign key every
+    time: it must not hold back the rows queued with it or after it."""
+    store = await Store.open(tmp_path / "db.sqlite3")
+    conv = await store.conversation_id(KEY)
+    store.log_request(conv, None, "before", _reply())
+    store.log_request(conv + 999, None, "nowhere", _reply())
+    store.log_request(conv, None, "after", _reply())
+    await store.flush()
+    assert [r["text"] for r in await store.requests(conv)] == ["before", "after"]
+    await store.close()
+
+
+async def test_a_reader_cancelled_mid_write_loses_no_ids(tmp_path):
+    """Turns are cancelled at shutdown while their read is writing the queue: the write
+    finishes anyway and every message gets its id."""
+    store = await Store.open(tmp_path / "db.sqlite3")
+    a = await store.conversation_id(KEY)
+    b = await store.conversation_id(ConversationKey("discord", "guild-1", "chan-2"))
+    asked = store.append_message(a, "user", "hello")
+    store.log_request(a, asked, "hello", _reply())
+    store._recent.clear()
+    reader = asyncio.ensure_future(store.recent_turns(b))  # writes the queue first
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    await store.flush()
+    assert asked.id is not None
+    assert (await store.requests(a))[0]["message_id"] == asked.id
+    await store.close()
+
+
+async def test_the_retry_wait_starts_over_after_a_write_succeeds(tmp_path, monkeypatch):
+    """On a busy bot the writer never runs dry: an occasional failure must not make
+    every later retry wait longer (up to a minute of turns held in memory)."""
+    import bot.store as store_module
+
+    waits: list[float] = []
+
+    class RecordingClock:
+        def __getattr__(self, name):
+            return getattr(asyncio, name)
+
+        async def sleep(self, seconds: float) -> None:
+            if seconds:
+                waits.append(seconds)
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(store_module, "asyncio", RecordingClock())
+    store = await Store.open(tmp_path / "db.sqlite3")
+    conv = await store.conversation_id(KEY)
+    real = store._db.execute_fetchall
+    calls = [0]
+    queued = [store.append_message(conv, "user", "m0")]
+
+    async def every_other_write_fails(sql, params=None):
+        if sql.startswith("INSERT INTO messages"):
+            calls[0] += 1
+            if calls[0] % 2:
+                raise sqlite3.OperationalError("database is locked")
+            if len(queued) < 4:  # the next turn's message arrives before the writer is done
+                queued.append(store.append_message(conv, "user", f"m{len(queued)}"))
+        return await real(sql, params)
+
+    store._db.execute_fetchall = every_other_write_fails  # type: ignore[method-assign]
+    for _ in range(400):
+        await asyncio.sleep(0.005)
+        if len(queued) == 4 and all(q.id is not None for q in queued):
+            break
+    assert len(queued) == 4 and all(q.id is not None for q in queued)
+    assert waits == [store_module.RETRY_SECONDS[0]] * 4  # never doubled: each failure followed a success
+    await store.close()
+
+
+async def test_forget_clears_the_context_even_if_deleting_old_messages_fails(tmp_path):
+    store = await Store.open(tmp_path / "db.sqlite3")
+    conv = await store.conversation_id(KEY)
+    await store.add_message(conv, "user", "private")
+    real = store._db.execute
+
+    async def delete_fails(sql, params=None):
+        if sql.startswith("DELETE FROM messages"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return await real(sql, params)
+
+    store._db.execute = delete_fails  # type: ignore[method-assign]
+    with pytest.raises(sqlite3.OperationalError):
+        await store.forget(conv)
+    assert await store.recent_turns(conv) == []
     await store.close()

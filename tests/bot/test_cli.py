@@ -53,3 +53,23 @@ async def test_sigterm_cancels_the_work_so_its_cleanup_runs() -> None:
     await sender
     assert cleaned == ["store closed"]
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is removed again
+
+
+async def test_other_cancellations_pass_through_so_ctrl_c_still_exits_130() -> None:
+    import asyncio
+
+    from bot.cli import until_terminated
+
+    async def serve_forever() -> int:
+        await asyncio.sleep(3600)
+        return 0
+
+    runner = asyncio.ensure_future(until_terminated(serve_forever()))
+    await asyncio.sleep(0.01)
+    runner.cancel()  # what asyncio.run does on Ctrl+C
+    try:
+        await runner
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("a cancellation that is not SIGTERM must not become exit status 143")
