@@ -7,17 +7,10 @@ and concurrent coroutines never see each other's half-done work. No write spans
 several statements in one transaction: on a shared connection that would also wrap
 other coroutines' writes.
 
-Messages and request-log rows are written behind the turn (group commit): a turn
-queues its rows and goes on; one writer task puts everything queued in one
-multi-row INSERT per table as soon as the loop is free, and what arrives while that
-statement runs shares the next one. A turn thus never waits behind the other
-conversations' writes on the single SQLite thread (at 100 conversations at once that
-wait was 10-50 ms per message), and a burst of 1,000 turns costs a few statements,
-not thousands of round trips. The recent-turn cache is updated at once, so the next
-turn sees the message before it is on disk; every read of messages from SQLite first
-writes what waits. A failed write keeps its rows and is retried. What is queued when
-the process is killed (a few milliseconds of turns) is lost with the turns in flight;
-``close`` writes everything it can.
+Messages and request-log rows are written behind the turn (bot/store_writer.py): a
+turn queues its rows and goes on, and many turns share one INSERT. The recent-turn
+cache is updated at once, so the next turn sees a message before it is on disk;
+every read of messages from SQLite first writes what waits.
 WAL mode lets a reader (a benchmark, ``sqlite3`` in a shell) look in while the bot
 writes.
 
@@ -26,7 +19,7 @@ current generation only. Older messages are deleted at once; the requests log (p
 choices, results, timings: what the reference kept in log_success.jsonl) is kept,
 with its ``message_id`` set to NULL, so operators can still see what ran.
 
-All SQL lives here and in bot/migrations.py.
+All SQL lives here, in bot/store_writer.py and in bot/migrations.py.
 """
 
 from __future__ import annotations
@@ -37,8 +30,7 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, cast
@@ -47,6 +39,15 @@ import aiosqlite
 
 from adapters.base import ConversationKey
 from bot.migrations import migrate
+from bot.store_writer import (
+    INSERT_REQUEST,
+    ROWS_PER_STATEMENT,
+    QueuedMessage,
+    WriteBehind,
+    dumps,
+    request_row,
+    storable,
+)
 from engine.types import Outcome, Resource, Turn
 
 log = logging.getLogger(__name__)
@@ -68,74 +69,6 @@ _REQUEST_JSON_FIELDS = ("plan", "selections", "results", "media", "warnings", "t
 
 RECENT_CACHED = 64  # turns kept in memory per conversation
 RECENT_CONVERSATIONS = 4096  # conversations whose recent turns are kept in memory
-ROWS_PER_STATEMENT = 400  # 5 parameters a message row: far below SQLite's 32,766
-RETRY_SECONDS = (1.0, 60.0)  # first and longest wait before writing failed rows again
-
-_REQUEST_COLUMNS = (
-    "INSERT INTO requests (conversation_id, message_id, text, plan, plan_source, selections,"
-    " results, reply, media, warnings, error, llm_calls, timings, created_at) VALUES "
-)
-_REQUEST_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_INSERT_REQUEST = _REQUEST_COLUMNS + _REQUEST_VALUES
-
-
-def _insert_requests_sql(rows: int) -> str:
-    return _REQUEST_COLUMNS + ", ".join([_REQUEST_VALUES] * rows)  # 14 parameters a row
-
-
-def _seen(job: asyncio.Future[None]) -> None:
-    """Retrieve a flush's outcome when its caller was cancelled (logged where it failed)."""
-    if not job.cancelled():
-        job.exception()
-
-
-@dataclass(eq=False, slots=True)
-class QueuedMessage:
-    """A message waiting to be written; ``id`` is set once its row is in SQLite.
-
-    ``created_at`` is unique within the store (strictly increasing), so the rows a
-    multi-row INSERT returns are matched back to their messages by it."""
-
-    conv_id: int
-    role: str
-    text: str
-    resources: str
-    created_at: float
-    id: int | None = None
-
-
-def _insert_messages_sql(rows: int) -> str:
-    # ORDER BY keeps ids in queue order (ids are the order of the conversation); the
-    # JOIN skips a message whose conversation does not exist, which add_message reports
-    values = ", ".join(["(?, ?, ?, ?, ?)"] * rows)
-    return (
-        "INSERT INTO messages (conversation_id, generation, role, text, resources, created_at)"
-        " SELECT c.id, c.generation, v.column2, v.column3, v.column4, v.column5"
-        f" FROM (VALUES {values}) AS v JOIN conversations AS c ON c.id = v.column1"
-        " ORDER BY v.column5 RETURNING id, created_at"
-    )
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # json.dumps would build one a call
-
-
-def _storable(text: str) -> str:
-    """``text`` as SQLite can take it. A lone surrogate (JSON from a platform may carry
-    "\\ud800") cannot be encoded as UTF-8, and one such row would fail its whole batch
-    again and again; it becomes "?" instead."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
-
-
-def _dumps(value: Any) -> str:
-    if not value and isinstance(value, (list, dict)):  # most columns of most turns
-        return "[]" if isinstance(value, list) else "{}"
-    return _storable(_ENCODER.encode(value))
 
 
 async def _execute_when_free(db: aiosqlite.Connection, sql: str, attempts: int = 50) -> None:
@@ -153,30 +86,6 @@ async def _execute_when_free(db: aiosqlite.Connection, sql: str, attempts: int =
             await asyncio.sleep(0.05)
 
 
-def _message_id(message: QueuedMessage | int | None) -> int | None:
-    return message.id if isinstance(message, QueuedMessage) else message
-
-
-def _request_row(conv_id: int, message_id: int | None, text: str, outcome: Outcome) -> tuple[Any, ...]:
-    public = outcome.to_public()
-    return (
-        conv_id,
-        message_id,
-        _storable(text),
-        _dumps(public["plan"]),
-        public["plan_source"],
-        _dumps(public["selections"]),
-        _dumps(public["results"]),
-        _storable(public["reply"]),
-        _dumps(public["media"]),
-        _dumps(public["warnings"]),
-        None if public["error"] is None else _storable(public["error"]),
-        public["llm_calls"],
-        _dumps(public["timings"]),
-        time.time(),
-    )
-
-
 class Store:
     """Async access to the bot's database. Build with ``await Store.open(path)``."""
 
@@ -191,13 +100,7 @@ class Store:
         # turn then reads its context with no trip to SQLite. ``complete`` means the
         # deque holds every message since the last forget.
         self._recent: OrderedDict[int, tuple[deque[Turn], bool]] = OrderedDict()
-        # Rows waiting for the writer (off the turn's path), in the order they came.
-        self._queued: list[QueuedMessage] = []
-        self._pending: list[tuple[tuple[Any, ...], QueuedMessage | int | None]] = []
-        self._last_created = 0.0
-        self._write_lock = asyncio.Lock()
-        self._batches_written = 0  # lets the writer tell a passing hitch from a lasting failure
-        self._writer: asyncio.Task[None] | None = None
+        self._writes = WriteBehind(db)  # rows not yet in SQLite, off the turn's path
         # Conversations asked for and not yet in SQLite's answer, resolved together.
         self._unresolved: dict[ConversationKey, asyncio.Future[int]] = {}
         self._resolver: asyncio.Task[None] | None = None
@@ -225,14 +128,14 @@ class Store:
         except Exception:
             log.error(
                 "closing with %d messages and %d request-log rows unwritten",
-                len(self._queued),
-                len(self._pending),
+                len(self._writes.messages),
+                len(self._writes.log_rows),
             )
             raise
         finally:
-            for task in (self._writer, self._resolver):
-                if task is not None and not task.done():
-                    task.cancel()
+            self._writes.stop()
+            if self._resolver is not None and not self._resolver.done():
+                self._resolver.cancel()
             await self._db.close()
 
     async def __aenter__(self) -> Store:
@@ -314,7 +217,7 @@ class Store:
         """True when ``key``'s conversation exists and has messages since its last forget."""
         await self._write_queued_before_reading()
         known = self._conversation_ids.get(key)
-        if known is not None and any(q.conv_id == known for q in self._queued):
+        if known is not None and self._writes.queued_for(known):
             return True  # messages still queued after a failed write
         rows = await self._db.execute_fetchall(
             "SELECT 1 FROM conversations AS c JOIN messages AS m"
@@ -353,13 +256,8 @@ class Store:
         SQLite shortly after. ``log_request`` accepts the returned message."""
         if role not in _ROLES:
             raise ValueError(f"role must be user or assistant, not {role!r}")
-        text = _storable(text)
-        self._last_created = max(time.time(), self._last_created + 1e-6)
-        queued = QueuedMessage(
-            conv_id, role, text, _dumps([r.to_public() for r in resources]), self._last_created
-        )
-        self._queued.append(queued)
-        self._wake_writer()
+        text = storable(text)
+        queued = self._writes.message(conv_id, role, text, dumps([r.to_public() for r in resources]))
         cached = self._recent.get(conv_id)
         if cached is not None:
             turns, complete = cached
@@ -409,8 +307,7 @@ class Store:
                 text=q.text,
                 resources=tuple(map(Resource.from_public, json.loads(q.resources))),
             )
-            for q in self._queued
-            if q.conv_id == conv_id
+            for q in self._writes.queued_for(conv_id)
         ]
         self._remember(conv_id, deque(turns, maxlen=RECENT_CACHED), complete=len(turns) < fetch)
         return turns[-limit:] if limit else []
@@ -419,7 +316,7 @@ class Store:
         """Queued messages go to SQLite before it is asked about messages. If that write
         fails (a full disk), the read goes on and adds them from the queue: a turn
         goes on rather than fail, and the rows stay queued for the writer's retry."""
-        if not self._queued:
+        if not self._writes.messages:
             return
         try:
             await self.flush()
@@ -443,7 +340,7 @@ class Store:
         """Keep what one request did (plan, choices, results, timings, error) for later study."""
         rows = list(
             await self._db.execute_fetchall(
-                _INSERT_REQUEST + " RETURNING id", _request_row(conv_id, message_id, text, outcome)
+                INSERT_REQUEST + " RETURNING id", request_row(conv_id, message_id, text, outcome)
             )
         )
         return int(rows[0][0])
@@ -453,98 +350,11 @@ class Store:
     ) -> None:
         """Like ``record_request``, but written behind the turn with the other queued
         rows (``message`` may still be queued). ``flush``/``close`` write what waits."""
-        self._pending.append((_request_row(conv_id, None, text, outcome), message))
-        self._wake_writer()
-
-    def _wake_writer(self) -> None:
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write_behind())
-
-    async def _write_behind(self) -> None:
-        await asyncio.sleep(0)  # the turns handled in this loop pass queue theirs first
-        first, longest = RETRY_SECONDS
-        wait = first
-        while self._queued or self._pending:
-            written = self._batches_written
-            try:
-                await self.flush()
-            except Exception:  # logged in flush; the rows are kept for the next try
-                if self._batches_written != written:  # it got somewhere: a passing hitch
-                    wait = first
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, longest)
+        self._writes.log_row(request_row(conv_id, None, text, outcome), message)
 
     async def flush(self) -> None:
-        """Write every queued message and request-log row (a row's message first).
-
-        The write runs in a task of its own: a caller cancelled meanwhile (a turn
-        stopped at shutdown) must not stop it between SQLite storing the rows and the
-        ids being handed back. Raises what a transient failure raised; the rows stay
-        queued for the next flush."""
-        job = asyncio.ensure_future(self._write_all())
-        job.add_done_callback(_seen)
-        await asyncio.shield(job)
-
-    async def _write_all(self) -> None:
-        async with self._write_lock:
-            while self._queued or self._pending:
-                if self._queued:  # messages first: a log row needs its message's id
-                    batch = self._queued[:ROWS_PER_STATEMENT]
-                    del self._queued[:ROWS_PER_STATEMENT]
-                    await self._write_batch(batch, self._write_messages, self._queued, "messages")
-                else:
-                    logged = self._pending[:ROWS_PER_STATEMENT]
-                    del self._pending[:ROWS_PER_STATEMENT]
-                    await self._write_batch(logged, self._write_requests, self._pending, "request-log rows")
-
-    async def _write_batch(
-        self, batch: list[Any], write: Callable[[list[Any]], Awaitable[None]], queue: list[Any], what: str
-    ) -> None:
-        """One statement for the batch. A transient failure (locked, disk full: an
-        OperationalError) puts it back at the head of ``queue`` and raises; any other
-        failure is a row SQLite will never take, so the rows are tried one by one and
-        only those failing alone are dropped (logged), not retried forever."""
-        try:
-            await write(batch)
-            self._batches_written += 1
-            return
-        except sqlite3.OperationalError:
-            queue[:0] = batch
-            log.exception("could not write %d %s; will retry", len(batch), what)
-            raise
-        except Exception:
-            if len(batch) == 1:
-                log.exception("dropped %s SQLite refuses: %r", what, batch[0])
-                return
-        for n, row in enumerate(batch):
-            try:
-                await self._write_batch([row], write, queue, what)
-            except sqlite3.OperationalError:
-                queue[1:1] = batch[n + 1 :]  # after the row just put back, in order
-                raise
-
-    async def _write_messages(self, batch: list[QueuedMessage]) -> None:
-        params: list[Any] = []
-        for m in batch:
-            params += (m.conv_id, m.role, m.text, m.resources, m.created_at)
-        written = dict(
-            (created_at, int(row_id))
-            for row_id, created_at in await self._db.execute_fetchall(
-                _insert_messages_sql(len(batch)), params
-            )
-        )
-        for m in batch:
-            m.id = written.get(m.created_at)
-            if m.id is None:
-                log.warning("message for conversation %s not written: no such conversation", m.conv_id)
-
-    async def _write_requests(self, batch: list[tuple[tuple[Any, ...], QueuedMessage | int | None]]) -> None:
-        # one multi-row statement: all rows or none (executemany commits row by row here,
-        # so a retry after a failure in the middle would write the first rows twice)
-        params: list[Any] = []
-        for row, message in batch:
-            params += (row[0], _message_id(message), *row[2:])
-        await self._db.execute(_insert_requests_sql(len(batch)), params)
+        """Write every queued message and request-log row now (see bot/store_writer.py)."""
+        await self._writes.flush()
 
     async def requests(self, conv_id: int) -> list[dict[str, Any]]:
         """The conversation's request log, oldest first, JSON columns decoded."""

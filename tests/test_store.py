@@ -299,7 +299,7 @@ async def test_a_burst_of_turns_shares_a_few_statements_and_keeps_each_conversat
 
 
 async def test_a_failed_write_keeps_its_rows_and_is_retried(tmp_path, monkeypatch):
-    import bot.store as store_module
+    import bot.store_writer as store_module
 
     monkeypatch.setattr(store_module, "RETRY_SECONDS", (0.01, 0.05))
     store = await Store.open(tmp_path / "db.sqlite3")
@@ -400,7 +400,7 @@ async def test_a_lone_surrogate_is_stored_as_a_question_mark_and_blocks_nothing(
 
 
 async def test_reads_go_on_while_the_disk_refuses_writes(tmp_path, monkeypatch):
-    import bot.store as store_module
+    import bot.store_writer as store_module
 
     monkeypatch.setattr(store_module, "RETRY_SECONDS", (0.01, 0.02))
     store = await Store.open(tmp_path / "db.sqlite3")
@@ -524,7 +524,7 @@ async def test_a_reader_cancelled_mid_write_loses_no_ids(tmp_path):
 async def test_the_retry_wait_starts_over_after_a_write_succeeds(tmp_path, monkeypatch):
     """On a busy bot the writer never runs dry: an occasional failure must not make
     every later retry wait longer (up to a minute of turns held in memory)."""
-    import bot.store as store_module
+    import bot.store_writer as store_module
 
     waits: list[float] = []
 
