@@ -39,6 +39,33 @@ def _ledger(path: Path) -> list[str]:
         return [r[0] for r in db.execute("SELECT name FROM migrations ORDER BY rowid")]
 
 
+class FailingStatements:
+    """Makes the store's connection raise ``error`` on statements that start with
+    ``prefix`` (the first ``times`` of them, or until ``heal``), as a locked or full
+    database answers."""
+
+    def __init__(self, store: Store, method: str, prefix: str, error: str, times: int | None = None) -> None:
+        self.prefix, self.error, self.times, self.failed = prefix, error, times, 0
+        self._real = getattr(store._db, method)
+        setattr(store._db, method, self._call)
+
+    async def _call(self, sql, params=None):
+        if sql.startswith(self.prefix) and (self.times is None or self.failed < self.times):
+            self.failed += 1
+            raise sqlite3.OperationalError(self.error)
+        return await self._real(sql, params)
+
+    def heal(self) -> None:
+        self.times = self.failed
+
+
+async def _until_written(queued, seconds: float = 2.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if queued.id is not None:
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_open_creates_folders_wal_and_applies_migrations_once(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "bot.sqlite3"
     async with await Store.open(path):
@@ -304,22 +331,10 @@ async def test_a_failed_write_keeps_its_rows_and_is_retried(tmp_path, monkeypatc
     monkeypatch.setattr(store_module, "RETRY_SECONDS", (0.01, 0.05))
     store = await Store.open(tmp_path / "db.sqlite3")
     conv = await store.conversation_id(ConversationKey("terminal", "local", "retry"))
-    real = store._db.execute_fetchall
-    failures = []
-
-    async def failing_once(sql, params=None):
-        if sql.startswith("INSERT INTO messages") and not failures:
-            failures.append(sql)
-            raise sqlite3.OperationalError("database or disk is full")
-        return await real(sql, params)
-
-    store._db.execute_fetchall = failing_once  # type: ignore[method-assign]
+    full = FailingStatements(store, "execute_fetchall", "INSERT INTO messages", "database or disk is full", 1)
     queued = store.append_message(conv, "user", "keep me")
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if queued.id is not None:
-            break
-    assert failures and queued.id is not None
+    await _until_written(queued)
+    assert full.failed == 1 and queued.id is not None
     store._recent.clear()
     assert [t.text for t in await store.recent_turns(conv)] == ["keep me"]
     await store.close()
@@ -356,18 +371,11 @@ async def test_shard_processes_share_one_file(tmp_path):
 
 async def test_a_failed_conversation_upsert_reaches_every_waiter(tmp_path):
     store = await Store.open(tmp_path / "db.sqlite3")
-    real = store._db.execute_fetchall
-
-    async def locked(sql, params=None):
-        if sql.startswith("INSERT INTO conversations"):
-            raise sqlite3.OperationalError("database is locked")
-        return await real(sql, params)
-
-    store._db.execute_fetchall = locked  # type: ignore[method-assign]
+    locked = FailingStatements(store, "execute_fetchall", "INSERT INTO conversations", "database is locked")
     keys = [ConversationKey("terminal", "local", f"k{i}") for i in range(5)]
     outcomes = await asyncio.gather(*(store.conversation_id(k) for k in keys), return_exceptions=True)
     assert all(isinstance(o, sqlite3.OperationalError) for o in outcomes)
-    store._db.execute_fetchall = real  # type: ignore[method-assign]
+    locked.heal()
     assert await store.conversation_id(keys[0]) > 0  # the next ask tries again
     await store.close()
 
@@ -407,15 +415,7 @@ async def test_reads_go_on_while_the_disk_refuses_writes(tmp_path, monkeypatch):
     key = ConversationKey("terminal", "local", "full-disk")
     conv = await store.conversation_id(key)
     await store.add_message(conv, "user", "written before the disk filled")
-    real = store._db.execute_fetchall
-    full = [True]
-
-    async def disk_full(sql, params=None):
-        if sql.startswith("INSERT INTO messages") and full[0]:
-            raise sqlite3.OperationalError("database or disk is full")
-        return await real(sql, params)
-
-    store._db.execute_fetchall = disk_full  # type: ignore[method-assign]
+    full = FailingStatements(store, "execute_fetchall", "INSERT INTO messages", "database or disk is full")
     queued = store.append_message(conv, "assistant", "waits in memory")
     store._recent.clear()  # force a read from SQLite: what is still queued is added
     assert [t.text for t in await store.recent_turns(conv)] == [
@@ -426,11 +426,8 @@ async def test_reads_go_on_while_the_disk_refuses_writes(tmp_path, monkeypatch):
     other = ConversationKey("terminal", "local", "only-queued")
     store.append_message(await store.conversation_id(other), "user", "nothing on disk yet")
     assert await store.has_context(other)
-    full[0] = False  # space again: the writer's retry puts the row in
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if queued.id is not None:
-            break
+    full.heal()  # space again: the writer's retry puts the row in
+    await _until_written(queued)
     assert queued.id is not None
     store._recent.clear()
     assert [t.text for t in await store.recent_turns(conv)][-1] == "waits in memory"
@@ -468,16 +465,7 @@ async def test_a_turn_finishing_while_log_rows_are_written_keeps_its_message_id(
 async def test_a_transient_failure_retries_the_log_rows_once_each(tmp_path):
     store = await Store.open(tmp_path / "db.sqlite3")
     conv = await store.conversation_id(KEY)
-    real = store._db.execute
-    failed: list[str] = []
-
-    async def busy_once(sql, params=None):
-        if sql.startswith("INSERT INTO requests") and not failed:
-            failed.append(sql)
-            raise sqlite3.OperationalError("database is locked")
-        return await real(sql, params)
-
-    store._db.execute = busy_once  # type: ignore[method-assign]
+    FailingStatements(store, "execute", "INSERT INTO requests", "database is locked", 1)
     for text in ("one", "two", "three"):
         store.log_request(conv, store.append_message(conv, "user", text), text, _reply())
     with pytest.raises(sqlite3.OperationalError):
@@ -567,14 +555,7 @@ async def test_forget_clears_the_context_even_if_deleting_old_messages_fails(tmp
     store = await Store.open(tmp_path / "db.sqlite3")
     conv = await store.conversation_id(KEY)
     await store.add_message(conv, "user", "private")
-    real = store._db.execute
-
-    async def delete_fails(sql, params=None):
-        if sql.startswith("DELETE FROM messages"):
-            raise sqlite3.OperationalError("disk I/O error")
-        return await real(sql, params)
-
-    store._db.execute = delete_fails  # type: ignore[method-assign]
+    FailingStatements(store, "execute", "DELETE FROM messages", "disk I/O error")
     with pytest.raises(sqlite3.OperationalError):
         await store.forget(conv)
     assert await store.recent_turns(conv) == []
