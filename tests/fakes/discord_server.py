@@ -184,26 +184,7 @@ class FakeDiscord:
                 {"id": str(c), "type": 0, "name": f"chan-{c}", "position": i, "permission_overwrites": []}
                 for i, c in enumerate(channels)
             ],
-            "threads": [
-                {
-                    "id": str(t),
-                    "type": 11,
-                    "guild_id": str(guild_id),
-                    "parent_id": str(p),
-                    "owner_id": str(OWNER_ID),
-                    "name": f"thread-{t}",
-                    "message_count": 0,
-                    "member_count": 1,
-                    "rate_limit_per_user": 0,
-                    "thread_metadata": {
-                        "archived": False,
-                        "auto_archive_duration": 1440,
-                        "archive_timestamp": EPOCH,
-                        "locked": False,
-                    },
-                }
-                for t, p in (threads or {}).items()
-            ],
+            "threads": [self._thread(guild_id, t, p) for t, p in (threads or {}).items()],
             "voice_states": [],
             "presences": [],
             "stage_instances": [],
@@ -237,7 +218,11 @@ class FakeDiscord:
         }
 
     def add_hidden_thread(self, guild_id: int, thread_id: int, parent_id: int) -> None:
-        self.hidden_threads[thread_id] = {
+        self.hidden_threads[thread_id] = self._thread(guild_id, thread_id, parent_id)
+
+    @staticmethod
+    def _thread(guild_id: int, thread_id: int, parent_id: int) -> dict[str, Any]:
+        return {
             "id": str(thread_id),
             "type": 11,
             "guild_id": str(guild_id),
