@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,13 +131,18 @@ def answer(messages: Sequence[Mapping[str, str]], plan_for: PlanFor) -> str:
 @dataclass
 class ScriptedLLM:
     """An in-process controller (implements engine.llm.base.LLM): no HTTP, answers by
-    stage, after ``delay`` seconds of ``asyncio.sleep`` (0 = no await at all)."""
+    stage, after ``delay`` seconds of ``asyncio.sleep`` (0 = no await at all).
+
+    ``late`` collects, per call, how much later than ``delay`` the caller got the
+    answer back: the time the event loop was busy with other work when the answer was
+    due, which is what a loaded loop costs each conversation."""
 
     plan_for: PlanFor
     delay: float = 0.0
     name: str = "scripted"
     supports_json_schema: bool = True
     calls: int = 0
+    late: list[float] = field(default_factory=list)
 
     async def complete(
         self,
@@ -148,7 +154,9 @@ class ScriptedLLM:
     ) -> str:
         self.calls += 1
         if self.delay:
+            asked = time.perf_counter()
             await asyncio.sleep(self.delay)
+            self.late.append(time.perf_counter() - asked - self.delay)
         return answer([m.to_dict() for m in messages], self.plan_for)
 
     async def aclose(self) -> None:

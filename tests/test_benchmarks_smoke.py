@@ -55,8 +55,14 @@ async def test_concurrency_runs_in_one_process_and_sharded_and_keeps_order():
             one, sharded = row[mode]["one_process"], row[mode]["2_shards"]
             assert one["in_order"] and sharded["in_order"]
             assert len(sharded["shards"]) == 2
-            assert row[mode]["share_of_ideal"] == max(one["share_of_ideal"], sharded["share_of_ideal"])
+            better = max(one["throughput_share"], sharded["throughput_share"])
+            assert row[mode]["throughput_share"] == better
+            for run in (one, sharded):
+                # the mean conversation is never slower than the last one to finish
+                assert run["mean_conversation_s"] <= run["wall_s"]
+                assert run["throughput_share"] >= run["slowest_share"] > 0
     assert figure["in_order"] is True
+    assert figure["slowest_conversation_worst"] <= figure["value"]
 
 
 def test_every_figure_declares_its_goal_and_quick_sizes():
