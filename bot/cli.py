@@ -14,6 +14,8 @@ from typing import Any
 from bot.config import Settings, load_settings
 from engine.errors import ConfigError, EngineError
 
+log = logging.getLogger(__name__)
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -86,12 +88,17 @@ TERMINATED = 128 + signal.SIGTERM  # the exit status a shell reports for SIGTERM
 async def until_terminated(work: Coroutine[Any, Any, int]) -> int:
     """Run ``work``; on SIGTERM (``docker stop``, systemd) cancel it so that every
     ``finally`` runs: the store writes what is queued, the platform clients close.
+    A second SIGTERM while that runs is ignored: cancelling again would cut the
+    store's last write short (SIGKILL is how supervisors insist).
     Any other cancellation (Ctrl+C) passes through as before."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
     terminated = asyncio.Event()
 
     def on_sigterm() -> None:
+        if terminated.is_set():
+            log.warning("SIGTERM again: still shutting down (writing what is queued)")
+            return
         terminated.set()
         task.cancel()
 

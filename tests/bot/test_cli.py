@@ -55,6 +55,39 @@ async def test_sigterm_cancels_the_work_so_its_cleanup_runs() -> None:
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is removed again
 
 
+async def test_a_second_sigterm_does_not_cut_the_cleanup_short() -> None:
+    """Closing the store takes a moment (it writes what is queued); a second SIGTERM in
+    that moment must not cancel the write."""
+    import asyncio
+    import os
+    import signal
+
+    from bot.cli import TERMINATED, until_terminated
+
+    cleaned: list[str] = []
+    closing = asyncio.Event()
+
+    async def serve_forever() -> int:
+        try:
+            await asyncio.sleep(3600)
+            return 0
+        finally:
+            closing.set()
+            await asyncio.sleep(0.2)  # the store's last write
+            cleaned.append("store closed")
+
+    async def send_sigterm_twice() -> None:
+        await asyncio.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+        await closing.wait()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = asyncio.create_task(send_sigterm_twice())
+    assert await until_terminated(serve_forever()) == TERMINATED
+    await sender
+    assert cleaned == ["store closed"]
+
+
 async def test_other_cancellations_pass_through_so_ctrl_c_still_exits_130() -> None:
     import asyncio
 
