@@ -40,7 +40,6 @@ import aiosqlite
 from adapters.base import ConversationKey
 from bot.migrations import migrate
 from bot.store_writer import (
-    INSERT_REQUEST,
     ROWS_PER_STATEMENT,
     QueuedMessage,
     WriteBehind,
@@ -336,20 +335,12 @@ class Store:
 
     # requests --------------------------------------------------------------------
 
-    async def record_request(self, conv_id: int, message_id: int | None, text: str, outcome: Outcome) -> int:
-        """Keep what one request did (plan, choices, results, timings, error) for later study."""
-        rows = list(
-            await self._db.execute_fetchall(
-                INSERT_REQUEST + " RETURNING id", request_row(conv_id, message_id, text, outcome)
-            )
-        )
-        return int(rows[0][0])
-
     def log_request(
         self, conv_id: int, message: QueuedMessage | int | None, text: str, outcome: Outcome
     ) -> None:
-        """Like ``record_request``, but written behind the turn with the other queued
-        rows (``message`` may still be queued). ``flush``/``close`` write what waits."""
+        """Keep what one request did (plan, choices, results, timings, error) for later
+        study. Written behind the turn with the other queued rows (``message``, the
+        user's message, may still be queued); ``flush``/``close`` write what waits."""
         self._writes.log_row(request_row(conv_id, None, text, outcome), message)
 
     async def flush(self) -> None:

@@ -48,7 +48,6 @@ _REQUEST_COLUMNS = (
     " results, reply, media, warnings, error, llm_calls, timings, created_at) VALUES "
 )
 _REQUEST_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-INSERT_REQUEST = _REQUEST_COLUMNS + _REQUEST_VALUES
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # json.dumps would build one a call
 
@@ -92,7 +91,7 @@ def dumps(value: Any) -> str:
 
 
 def request_row(conv_id: int, message_id: int | None, text: str, outcome: Outcome) -> tuple[Any, ...]:
-    """The parameters of ``INSERT_REQUEST`` for one request."""
+    """One request-log row: the values for ``_REQUEST_COLUMNS``, in their order."""
     public = outcome.to_public()
     return (
         conv_id,

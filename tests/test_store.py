@@ -201,14 +201,14 @@ def _outcome(tmp_path: Path) -> Outcome:
     )
 
 
-async def test_record_request_round_trip(store: Store, tmp_path: Path) -> None:
+async def test_request_log_round_trip(store: Store, tmp_path: Path) -> None:
     conv = await store.conversation_id(KEY)
     msg = await store.add_message(conv, "user", "what is in cat.png?")
     outcome = _outcome(tmp_path)
-    rid = await store.record_request(conv, msg, "what is in cat.png?", outcome)
-    failed = await store.record_request(conv, None, "oops", Outcome(Reply("sorry"), error="LLM down"))
+    store.log_request(conv, msg, "what is in cat.png?", outcome)
+    store.log_request(conv, None, "oops", Outcome(Reply("sorry"), error="LLM down"))
     rows = await store.requests(conv)
-    assert [r["id"] for r in rows] == [rid, failed]
+    assert [r["text"] for r in rows] == ["what is in cat.png?", "oops"]
     first, second = rows
     public = outcome.to_public()
     for key in (
