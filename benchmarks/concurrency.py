@@ -33,12 +33,10 @@ Order check: in the store, each conversation's user messages are its turns 0..T-
 in order, each followed by the assistant reply to that same turn, and the turns
 finished in submission order.
 
-``llm_answer_late_ms``: how much later than 200 ms each controller answer got back
-to its turn (the loop was busy with other conversations when it was due), and
+``llm_answer_late_ms``: how much later than ``llm_delay`` each controller answer got
+back to its turn (the loop was busy with other conversations when it was due), and
 ``late_per_conversation_ms``, what that adds up to for the average conversation;
-the slowest conversation bears ``wall_s - ideal_s``. All users start in the same
-instant and every answer takes exactly 200 ms, so conversations stay in the order of
-the first wave: the ones at its back wait behind the others' work call after call.
+the slowest conversation bears ``wall_s - ideal_s``.
 
 ``cpu_ms_per_turn`` (process CPU, all threads, including aiosqlite's) and
 ``loop_cpu_ms_per_turn`` (the event loop's thread alone) say how far one process
