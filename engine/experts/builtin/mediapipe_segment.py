@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from engine.experts.base import Availability, RunContext
-from engine.experts.builtin.base import ModelTool
+from engine.experts.base import RunContext
 from engine.experts.builtin.draw import draw_mask, open_rgb
-from engine.experts.builtin.mediapipe_files import mediapipe_availability
+from engine.experts.builtin.mediapipe_files import MediaPipeTool
 from engine.experts.builtin.resources import drawn_outputs, path_arg
 from engine.types import Resource, Task
 
@@ -25,7 +23,7 @@ def _load() -> Any:
     return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
 
 
-class MediaPipeSegment(ModelTool):
+class MediaPipeSegment(MediaPipeTool):
     tool_id = "builtin/mediapipe-person-segmentation"
     task = "image-segmentation"
     description = (
@@ -33,22 +31,14 @@ class MediaPipeSegment(ModelTool):
         "(one 'person' class only)."
     )
     licence = "apache-2.0"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
+    model_files = ("selfie_segmentation/selfie_segmentation.tflite",)
 
     def load_model(self) -> Any:
         return _load()
 
-    def available(self) -> Availability:
-        return mediapipe_availability("selfie_segmentation/selfie_segmentation.tflite")
-
     def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
         image = open_rgb(path_arg(inputs, "image"))
-        model = self._model.get()
-        with self._lock:
-            prob = np.array(model.process(np.asarray(image)).segmentation_mask, dtype=np.float32)
+        prob = np.array(self.process(image).segmentation_mask, dtype=np.float32)
         mask = prob > THRESHOLD
         area = float(mask.mean())
         out = ctx.new_path(task.id, ".png")
