@@ -79,3 +79,19 @@ def test_cli_lists_figures(argv, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in FIGURES)
+
+
+def test_concurrency_reports_the_median_run_and_every_share():
+    from benchmarks.concurrency import median_run
+
+    runs = [
+        {"throughput_share": 0.96, "in_order": True, "wall_s": 1.0},
+        {"throughput_share": 0.94, "in_order": True, "wall_s": 2.0},
+        {"throughput_share": 0.95, "in_order": False, "wall_s": 3.0},
+    ]
+    middle = median_run(runs)
+    assert middle["throughput_share"] == 0.95 and middle["wall_s"] == 3.0
+    assert middle["throughput_shares"] == [0.96, 0.94, 0.95]
+    assert middle["in_order"] is False  # one run out of order fails them all
+    assert median_run(runs[:2])["throughput_share"] == 0.94  # even count: the lower middle
+    assert median_run(runs[:1])["in_order"] is True
