@@ -40,9 +40,10 @@ the slowest conversation bears ``wall_s - ideal_s``.
 
 Repeats: each deployment at each size and load shape runs ``repeats`` times (3) and
 reports the run with the median throughput share (the lower middle one for an even
-count), every run's share beside it; on a 2-core VM one run's share moved between 93.9
-and 96.7 % with the machine's speed (0.37-0.52 ms of event-loop CPU a turn for the
-same code), so a single run could not be compared with the next.
+count), every run's share beside it; on a 2-core VM one run's share at 1,000 moved
+between 90.1 and 96.7 % over 28 runs with the machine's speed (0.37-0.52 ms of
+event-loop CPU a turn for the same code), so a single run could not be compared with
+the next.
 
 ``cpu_ms_per_turn`` (process CPU, all threads, including aiosqlite's) and
 ``loop_cpu_ms_per_turn`` (the event loop's thread alone) say how far one process
