@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from adapters.base import ConversationKey, IncomingMessage
-from bot.ingest import ingest_files
+from bot.ingest import Ingested, ingest_files
 from bot.locks import KeyedLocks
 from bot.store import Store
 from engine.engine import Engine
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # the same data dir (random once, not per turn: a random draw per turn cost ~20 us)
 _PROCESS_TAG = os.urandom(3).hex()
 _turn_numbers = itertools.count(1)
+_KNOWN_FOLDERS = 10_000  # conversation folders remembered (path joins cost every turn)
 
 
 class ConversationService:
@@ -53,6 +54,7 @@ class ConversationService:
         self.max_request_chars = max_request_chars
         self.history_turns = history_turns
         self.locks = KeyedLocks()
+        self._folders: dict[ConversationKey, Path] = {}
 
     async def handle(self, message: IncomingMessage, on_event: EventCallback | None = None) -> Outcome:
         await emit(on_event, Received(message.text, queued_behind=self.locks.waiting(message.key)))
@@ -64,7 +66,7 @@ class ConversationService:
         name them, and forgetting means they are gone."""
         async with self.locks.hold(key):
             await self.store.forget(await self.store.conversation_id(key))
-            await asyncio.to_thread(shutil.rmtree, self.artifacts / key.slug(), True)
+            await asyncio.to_thread(shutil.rmtree, self._conversation_folder(key), True)
 
     async def knows(self, key: ConversationKey) -> bool:
         return await self.store.has_context(key)
@@ -72,13 +74,19 @@ class ConversationService:
     async def _turn(self, message: IncomingMessage, on_event: EventCallback | None) -> Outcome:
         conv = await self.store.conversation_id(message.key)
         history = await self.store.recent_turns(conv, limit=self.history_turns)
-        conversation_dir = self.artifacts / message.key.slug()
+        conversation_dir = self._conversation_folder(message.key)
         turn_dir = conversation_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{_PROCESS_TAG}-{next(_turn_numbers)}"
-        ingest = (message.files, turn_dir / "in", self.max_attachment_bytes, self.max_attachments)
         if message.files:  # file writes and type sniffing: off the event loop
-            ingested = await asyncio.to_thread(ingest_files, *ingest, self.max_request_chars)
-        else:  # nothing to read: no thread hop (it costs every turn of a busy bot)
-            ingested = ingest_files(*ingest, self.max_request_chars)
+            ingested = await asyncio.to_thread(
+                ingest_files,
+                message.files,
+                turn_dir / "in",
+                self.max_attachment_bytes,
+                self.max_attachments,
+                self.max_request_chars,
+            )
+        else:  # nothing to read: no thread hop and no folder (they cost every turn of a busy bot)
+            ingested = Ingested()
         warnings = [*message.warnings, *ingested.warnings]
         text = message.text.strip()
         for name, content in ingested.texts:
@@ -106,6 +114,14 @@ class ConversationService:
         self.store.append_message(conv, "assistant", outcome.reply.text, outcome.reply.media)
         self.store.log_request(conv, asked, text, outcome)
         return outcome
+
+    def _conversation_folder(self, key: ConversationKey) -> Path:
+        folder = self._folders.get(key)
+        if folder is None:
+            if len(self._folders) >= _KNOWN_FOLDERS:
+                self._folders.clear()
+            folder = self._folders[key] = self.artifacts / key.slug()
+        return folder
 
     async def _run_engine(self, request: Request, on_event: EventCallback | None) -> Outcome:
         try:
