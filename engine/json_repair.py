@@ -27,7 +27,13 @@ _CLOSER = {"{": "}", "[": "]"}
 
 def load_json(raw: str) -> Any:
     """The JSON value the answer most plausibly holds; NoJSON when none can be read."""
-    text = _unquote(raw.strip())
+    text = raw.strip()
+    if text.startswith(("[", "{")):  # the usual answer, and the one constrained decoding gives
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass  # repaired below
+    text = _unquote(text)
     fenced = _FENCE.search(text)
     if fenced:
         text = fenced.group(1).strip()

@@ -333,11 +333,13 @@ def _check_references(draft: _Draft, by_id: dict[int, _Draft], problems: list[st
                 )
 
 
-def _topological(drafts: list[_Draft]) -> list[_Draft]:
+def _topological(drafts: list[_Draft], refs: dict[int, list[int]]) -> list[_Draft]:
     """Producers before consumers, otherwise in the order the model wrote them."""
+    if len(drafts) == 1:  # one task cannot wait for another (a self-reference was refused)
+        return drafts
     by_id = {d.id: d for d in drafts}
     try:
-        order = topological_order({d.id: (d.position, set(d.ref_ids()) & by_id.keys()) for d in drafts})
+        order = topological_order({d.id: (d.position, set(refs[d.id]) & by_id.keys()) for d in drafts})
     except CycleError as exc:
         raise PlanError(
             f"The plan is invalid: tasks {' -> '.join(map(str, exc.cycle))} depend on each other in a cycle; "
@@ -358,6 +360,8 @@ def parse_plan(raw: str, *, max_tasks: int = 16) -> Plan:
     is the caller's decision. Raises ``PlanError`` with a retry-ready message.
     """
     items = _task_items(_load_json(raw))
+    if not items:  # "no task needed": the commonest answer of a chatting bot
+        return Plan(tasks=())
     problems: list[str] = []
     drafts = [d for pos, item in enumerate(items) if (d := _read_task(pos, item, problems)) is not None]
     seen: set[int] = set()
@@ -382,14 +386,15 @@ def parse_plan(raw: str, *, max_tasks: int = 16) -> Plan:
             f"The plan has {len(drafts)} tasks; at most {max_tasks} are allowed. "
             f"Combine or drop steps. {SHAPE_HINT}"
         )
+    refs = {d.id: d.ref_ids() for d in drafts}
     tasks = tuple(
         Task(
             id=d.id,
             task=d.spec.name,
             args={k: v[0] for k, v in d.args.items()},
-            dep=tuple(d.ref_ids()),
+            dep=tuple(refs[d.id]),
             model=d.model,
         )
-        for d in _topological(drafts)
+        for d in _topological(drafts, refs)
     )
     return Plan(tasks=tasks)
