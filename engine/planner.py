@@ -48,7 +48,8 @@ def request_files(request: Request) -> list[Resource]:
     """The files a plan may use, most relevant first: this message's, then earlier ones, newest first."""
     files = list(request.attachments)
     for turn in reversed(request.history):
-        files.extend(r for r in turn.resources if r.path is not None)
+        if turn.resources:  # most turns carry none
+            files.extend(r for r in turn.resources if r.path is not None)
     return files
 
 

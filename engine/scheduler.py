@@ -72,9 +72,12 @@ class Scheduler:
             futures[task.id].set_result(result)
             await emit(on_event, TaskFinished(result))
 
-        async with asyncio.TaskGroup() as group:
-            for task in plan.tasks:
-                group.create_task(run_one(task))
+        if len(plan.tasks) == 1:  # nothing to run beside it: no task group, no extra asyncio task
+            await run_one(plan.tasks[0])
+        else:
+            async with asyncio.TaskGroup() as group:
+                for task in plan.tasks:
+                    group.create_task(run_one(task))
         return [futures[t.id].result() for t in plan.tasks]
 
     async def _attempt(
