@@ -15,7 +15,7 @@ from engine.events import EventCallback
 from engine.types import Outcome
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConversationKey:
     """Identity of one conversation: (platform, workspace/guild, channel, thread or DM).
 
@@ -34,7 +34,7 @@ class ConversationKey:
         return "".join(c if c.isalnum() or c in "-_." else "_" for c in raw)[:120] or "default"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IncomingFile:
     """A file the user sent. Adapters download it with a size cap; the bot types it by content."""
 
@@ -43,7 +43,7 @@ class IncomingFile:
     declared_mime: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IncomingMessage:
     key: ConversationKey
     author: str

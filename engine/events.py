@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from engine.types import ModelCard, Plan, Reply, Task, TaskResult
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Received:
     """The bot has the message; emitted at once, before waiting for earlier turns of the
     same conversation (``queued_behind`` of them), so the user sees it was heard."""
@@ -21,35 +21,35 @@ class Received:
     queued_behind: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Started:
     """The request was accepted; emitted before any LLM call."""
 
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanReady:
     plan: Plan
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskStarted:
     task: Task
     card: ModelCard | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskFinished:
     result: TaskResult
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Responding:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Done:
     reply: Reply
 

@@ -20,7 +20,7 @@ MEDIA_KINDS: frozenset[str] = frozenset({"image", "audio", "video"})
 GENERATED_PREFIX = "<GENERATED>-"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     """A typed value flowing between tasks and out to the user.
 
@@ -78,7 +78,7 @@ class Resource:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Turn:
     """One earlier message of the conversation, as the planner and responder see it."""
 
@@ -87,7 +87,7 @@ class Turn:
     resources: tuple[Resource, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Request:
     """What the engine is asked to do: the user's text, their files, and context.
 
@@ -104,7 +104,7 @@ class Request:
     allowed_roots: tuple[Path, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Task:
     """One planned step. ``args`` values are literals or ``<GENERATED>-N`` references."""
 
@@ -130,7 +130,7 @@ class Task:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     """A validated DAG of tasks (ids unique, references resolvable, no cycles)."""
 
@@ -144,7 +144,7 @@ class Plan:
 Backend = Literal["local", "hosted", "builtin", "llm"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelCard:
     """A catalogue entry: one expert that can do one task type on one backend."""
 
@@ -160,7 +160,7 @@ class ModelCard:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Selection:
     task_id: int
     card: ModelCard
@@ -178,7 +178,7 @@ class Selection:
 TaskStatus = Literal["ok", "failed", "skipped"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskResult:
     task: Task
     status: TaskStatus
@@ -200,7 +200,7 @@ class TaskResult:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What goes back to the user: text, media files, and warnings collected as data."""
 
@@ -209,7 +209,7 @@ class Reply:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """Everything one request produced; the store keeps it, ``ask --json`` prints it."""
 

@@ -16,7 +16,7 @@ from typing import Protocol
 from engine.types import ModelCard, Resource, Task
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Availability:
     ok: bool
     why: str = ""  # when not ok: what to install or configure, in words for the user
@@ -24,7 +24,7 @@ class Availability:
     download: bool = False  # can run only after a download: tried after builtin tools and hosted
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunContext:
     """What a runner may use: a folder for its output files and the request's text."""
 
