@@ -38,6 +38,7 @@ from typing import Any, Literal, cast
 import aiosqlite
 
 from adapters.base import ConversationKey
+from bot.checkpointer import SAFETY_NET_PAGES, Checkpointer
 from bot.migrations import migrate
 from bot.store_writer import (
     ROWS_PER_STATEMENT,
@@ -61,6 +62,9 @@ _PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",  # durable across app crashes; WAL makes this safe
     "PRAGMA foreign_keys = ON",
+    # checkpoints run on a connection of their own (bot/checkpointer.py); this one's
+    # automatic checkpoint (an fsync on the store's thread) is the safety net only
+    f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}",
 )
 
 _REQUEST_JSON_FIELDS = ("plan", "selections", "results", "media", "warnings", "timings")
@@ -103,6 +107,7 @@ class Store:
         # Conversations asked for and not yet in SQLite's answer, resolved together.
         self._unresolved: dict[ConversationKey, asyncio.Future[int]] = {}
         self._resolver: asyncio.Task[None] | None = None
+        self.checkpointer = Checkpointer(path, lambda: self._writes.batches_written)
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -117,7 +122,9 @@ class Store:
         except BaseException:
             await db.close()
             raise
-        return cls(db, path)
+        store = cls(db, path)
+        store.checkpointer.start()
+        return store
 
     async def close(self) -> None:
         """Write what is queued, then close. If that last write fails, the rows it could
@@ -135,7 +142,10 @@ class Store:
             self._writes.stop()
             if self._resolver is not None and not self._resolver.done():
                 self._resolver.cancel()
-            await self._db.close()
+            try:
+                await self.checkpointer.close()
+            finally:
+                await self._db.close()
 
     async def __aenter__(self) -> Store:
         return self

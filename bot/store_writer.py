@@ -136,6 +136,11 @@ class WriteBehind:
         self.log_rows.append((row, message))
         self._wake()
 
+    @property
+    def batches_written(self) -> int:
+        """Statements that stored rows so far (the checkpointer runs when this moves)."""
+        return self._batches_written
+
     def queued_for(self, conv_id: int) -> list[QueuedMessage]:
         return [m for m in self.messages if m.conv_id == conv_id]
 
