@@ -12,7 +12,8 @@ turn queues its rows and goes on, and many turns share one INSERT. The recent-tu
 cache is updated at once, so the next turn sees a message before it is on disk;
 every read of messages from SQLite first writes what waits.
 WAL mode lets a reader (a benchmark, ``sqlite3`` in a shell) look in while the bot
-writes.
+writes; the log is checkpointed on a second connection in a worker thread
+(bot/checkpointer.py), not in a commit on this connection's thread.
 
 ``/forget`` bumps the conversation's ``generation``: context is the messages of the
 current generation only. Older messages are deleted at once; the requests log (plan,
