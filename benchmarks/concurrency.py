@@ -226,14 +226,9 @@ async def _one(
     conversation_s = [done_at[k] - started for k in keys]
     mean_s = statistics.fmean(conversation_s)
     return {
-        "wall_s": round(wall, 3),
-        "ideal_s": round(ideal, 3),
-        "mean_conversation_s": round(mean_s, 3),
-        "throughput_share": round(ideal / mean_s, 4),
-        "slowest_share": round(ideal / wall, 4),
+        **_shares(wall, ideal, mean_s, len(keys) * turns),
         "conversations": len(keys),
         "conversation_s_sum": sum(conversation_s),
-        "turns_per_s": round(len(keys) * turns / wall, 1),
         "llm_calls": llm.calls,
         "process_cpu_s": round(cpu, 3),
         "cpu_ms_per_turn": round(cpu / done * 1000, 3),
@@ -245,6 +240,18 @@ async def _one(
         "stored_in_order": stored_ok,
         "began": began,
         "ended": ended,
+    }
+
+
+def _shares(wall: float, ideal: float, mean_s: float, turns_done: int) -> dict[str, Any]:
+    """The timings every run reports: the two shares of the ideal and the rate."""
+    return {
+        "wall_s": round(wall, 3),
+        "ideal_s": round(ideal, 3),
+        "mean_conversation_s": round(mean_s, 3),
+        "throughput_share": round(ideal / mean_s, 4),
+        "slowest_share": round(ideal / wall, 4),
+        "turns_per_s": round(turns_done / wall, 1),
     }
 
 
@@ -315,12 +322,7 @@ def _sharded(
     mean_s = total_s / max(1, sum(p["conversations"] for p in parts))
     ideal = turns * 2 * delay
     return {
-        "wall_s": round(wall, 3),
-        "ideal_s": round(ideal, 3),
-        "mean_conversation_s": round(mean_s, 3),
-        "throughput_share": round(ideal / mean_s, 4),
-        "slowest_share": round(ideal / wall, 4),
-        "turns_per_s": round(size * turns / wall, 1),
+        **_shares(wall, ideal, mean_s, size * turns),
         "in_order": all(p["in_order"] for p in parts),
         "shards": [
             {
