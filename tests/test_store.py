@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 from pathlib import Path
 
@@ -404,6 +405,32 @@ async def test_a_lone_surrogate_is_stored_as_a_question_mark_and_blocks_nothing(
     assert [t.text for t in await store.recent_turns(conv)] == ["bad ? text", "fine"]
     logged = (await store.requests(conv))[0]
     assert (logged["text"], logged["reply"], logged["error"]) == ("bad ? text", "reply ?", "err ?")
+    await store.close()
+
+
+def test_json_columns_take_what_the_fast_encoder_refuses():
+    """orjson writes the JSON columns; a lone surrogate or an integer past 64 bits
+    (which it refuses) goes through the standard encoder, so nothing is lost."""
+    from bot.store_writer import dumps
+
+    assert json.loads(dumps({"path": Path("/a/b.png"), 3: [1.5, None]})) == {
+        "path": "/a/b.png",
+        "3": [1.5, None],
+    }
+    assert json.loads(dumps([2**70])) == [2**70]
+    assert json.loads(dumps(["bad \ud800 text"])) == ["bad ? text"]
+    assert dumps([]) == "[]" and dumps({}) == "{}"
+
+
+async def test_a_lone_surrogate_in_a_json_column_is_stored_as_a_question_mark(tmp_path):
+    store = await Store.open(tmp_path / "db.sqlite3")
+    conv = await store.conversation_id(ConversationKey("discord", "g", "surrogate-json"))
+    asked = store.append_message(conv, "user", "hi", [Resource(kind="text", text="x", name="n\ud800.txt")])
+    store.log_request(conv, asked, "hi", Outcome(Reply("ok", warnings=("warn \udfff",))))
+    await store.flush()
+    store._recent.clear()
+    assert [r.name for r in (await store.recent_turns(conv))[0].resources] == ["n?.txt"]
+    assert (await store.requests(conv))[0]["warnings"] == ["warn ?"]
     await store.close()
 
 
