@@ -29,9 +29,26 @@ def load(name: str) -> Any:
     return importlib.import_module(f"benchmarks.{name}")
 
 
+def cpu_ticks(stat_path: str = "/proc/stat") -> tuple[int, int] | None:
+    """(stolen, all) CPU ticks of the machine so far, from /proc/stat (Linux; None elsewhere).
+
+    On a virtual machine the host may run other guests on our CPUs ("steal"): the same
+    code then measured a fifth slower here, so each figure reports the share stolen
+    while it ran, to tell a slow machine from a slow change."""
+    try:
+        with open(stat_path) as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 8:
+        return None
+    return fields[7], sum(fields[:8])  # user .. steal; guest time is already in user
+
+
 async def run_figure(name: str, quick: bool = False) -> dict[str, Any]:
     module = load(name)
     load_before = os.getloadavg()[0]  # other work on the machine skews the timing figures
+    ticks_before = cpu_ticks()
     started = time.perf_counter()
     try:
         figure = await module.run(**(module.QUICK if quick else {}))
@@ -47,6 +64,10 @@ async def run_figure(name: str, quick: bool = False) -> dict[str, Any]:
         }
     figure["seconds"] = round(time.perf_counter() - started, 2)
     figure["load_avg_1m_before"] = round(load_before, 2)
+    ticks_after = cpu_ticks()
+    if ticks_before and ticks_after and ticks_after[1] > ticks_before[1]:
+        stolen = (ticks_after[0] - ticks_before[0]) / (ticks_after[1] - ticks_before[1])
+        figure["cpu_steal_share"] = round(stolen, 4)
     return figure
 
 

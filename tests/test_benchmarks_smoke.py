@@ -95,3 +95,16 @@ def test_concurrency_reports_the_median_run_and_every_share():
     assert middle["in_order"] is False  # one run out of order fails them all
     assert median_run(runs[:2])["throughput_share"] == 0.94  # even count: the lower middle
     assert median_run(runs[:1])["in_order"] is True
+
+
+def test_cpu_steal_is_read_from_proc_stat(tmp_path):
+    """Each figure reports the share of CPU the VM's host took while it ran; the
+    ticks come from /proc/stat's first line (user .. steal), or None where it is not."""
+    from benchmarks.__main__ import cpu_ticks
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 0 50 800 10 0 5 35 0 0\ncpu0 1 2 3\n")
+    assert cpu_ticks(str(stat)) == (35, 1000)
+    stat.write_text("")
+    assert cpu_ticks(str(stat)) is None
+    assert cpu_ticks(str(tmp_path / "missing")) is None
