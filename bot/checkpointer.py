@@ -72,7 +72,7 @@ class Checkpointer:
             self._job = asyncio.ensure_future(asyncio.to_thread(self._checkpoint))
             try:
                 await asyncio.shield(self._job)
-            except sqlite3.Error as exc:  # a busy or full disk: the next run, or the safety net, retries
+            except Exception as exc:  # a busy or full disk: the next run, or the safety net, retries
                 log.warning("background checkpoint of %s failed: %s", self.path, exc)
 
     def _checkpoint(self) -> None:
