@@ -36,7 +36,7 @@ class Checkpointer:
     def __init__(self, path: Path, writes: Callable[[], int], interval: float = 0.5) -> None:
         self.path = path
         self.interval = interval
-        self.checkpoints = 0  # completed runs that moved pages (for tests and diagnostics)
+        self.checkpoints = 0  # runs that found log pages in the database file (tests, diagnostics)
         self._writes = writes
         self._seen = writes()
         self._conn: sqlite3.Connection | None = None
@@ -68,12 +68,13 @@ class Checkpointer:
             written = self._writes()
             if written == self._seen:
                 continue
-            self._seen = written
             self._job = asyncio.ensure_future(asyncio.to_thread(self._checkpoint))
             try:
                 await asyncio.shield(self._job)
-            except Exception as exc:  # a busy or full disk: the next run, or the safety net, retries
+            except Exception as exc:  # a busy or full disk: the next run (or the safety net) retries
                 log.warning("background checkpoint of %s failed: %s", self.path, exc)
+            else:
+                self._seen = written
 
     def _checkpoint(self) -> None:
         if self._conn is None:

@@ -70,7 +70,7 @@ async def test_no_write_no_checkpoint(tmp_path):
         await store.close()
 
 
-async def test_a_failed_checkpoint_is_logged_and_the_next_write_tries_again(tmp_path, caplog):
+async def test_a_failed_checkpoint_is_logged_and_tried_again(tmp_path, caplog):
     store = await Store.open(tmp_path / "bot.sqlite3")
     real = store.checkpointer._checkpoint
     failures = []
@@ -87,8 +87,7 @@ async def test_a_failed_checkpoint_is_logged_and_the_next_write_tries_again(tmp_
         with caplog.at_level(logging.WARNING, logger="bot.checkpointer"):
             await _write(store, 50)
             await _until(lambda: failures != [])
-            await _write(store, 50)
-            await _until(lambda: store.checkpointer.checkpoints > 0)
+            await _until(lambda: store.checkpointer.checkpoints > 0)  # no further write needed
         assert "background checkpoint" in caplog.text and "disk I/O error" in caplog.text
     finally:
         await store.close()
