@@ -587,3 +587,20 @@ async def test_forget_clears_the_context_even_if_deleting_old_messages_fails(tmp
         await store.forget(conv)
     assert await store.recent_turns(conv) == []
     await store.close()
+
+
+async def test_uncached_read_of_a_few_turns_is_not_taken_for_the_whole_context(tmp_path):
+    """An uncached read fetches only ``limit`` rows; a later, larger limit must still see
+    the older messages, and appends after the small read keep the order."""
+    store = await Store.open(tmp_path / "db.sqlite3")
+    conv = await store.conversation_id(ConversationKey("terminal", "local", "few"))
+    for i in range(10):
+        await store.add_message(conv, "user", f"m{i}")
+    store._recent.clear()  # as after a restart
+    assert [t.text for t in await store.recent_turns(conv, limit=3)] == ["m7", "m8", "m9"]
+    await store.add_message(conv, "assistant", "m10")
+    assert [t.text for t in await store.recent_turns(conv, limit=4)] == ["m7", "m8", "m9", "m10"]
+    assert [t.text for t in await store.recent_turns(conv, limit=6)] == [f"m{i}" for i in range(5, 11)]
+    assert await store.recent_turns(conv, limit=0) == []
+    assert len(await store.recent_turns(conv, limit=100)) == 11
+    await store.close()
