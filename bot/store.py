@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 Role = Literal["user", "assistant"]
 _ROLES: frozenset[str] = frozenset({"user", "assistant"})
 
+MAPPED_BYTES = 1 << 30  # of the database file, read through mmap (see _PRAGMAS)
+
 _PRAGMAS = (
     # first: the next pragmas and the migrations may meet another process (a CLI, a
     # second shard starting at the same moment) holding the lock briefly
@@ -67,6 +69,11 @@ _PRAGMAS = (
     # checkpoints run on a connection of their own (bot/checkpointer.py); this one's
     # automatic checkpoint (an fsync on the store's thread) is the safety net only
     f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}",
+    # pages are read straight from the kernel's page cache, not by a read() call and a
+    # copy each: an uncached context (40 rows on as many pages at 1M messages) took
+    # 0.20 -> 0.13 ms of the SQLite thread's CPU. Address space only: pages never read
+    # take no memory, and a file past this size is read the usual way beyond it.
+    f"PRAGMA mmap_size = {MAPPED_BYTES}",
 )
 
 _REQUEST_JSON_FIELDS = ("plan", "selections", "results", "media", "warnings", "timings")

@@ -82,6 +82,29 @@ async def test_open_creates_folders_wal_and_applies_migrations_once(tmp_path: Pa
     assert {"conversations", "messages", "requests", "migrations"} <= tables
 
 
+async def test_reads_see_other_connections_writes_through_the_mapped_file(tmp_path: Path) -> None:
+    """The store maps the file (``mmap_size``); a row another connection commits, and
+    one the store writes itself, are both read back."""
+    from bot.store import MAPPED_BYTES
+
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    try:
+        async with store._db.execute("PRAGMA mmap_size") as cursor:
+            assert (await cursor.fetchone())[0] == MAPPED_BYTES
+        conv = await store.conversation_id(KEY)
+        await store.add_message(conv, "user", "mine")
+        with sqlite3.connect(store.path) as other:  # a second writer, as a CLI would be
+            other.execute(
+                "INSERT INTO messages (conversation_id, generation, role, text, resources, created_at)"
+                " VALUES (?, 0, 'assistant', 'theirs', '[]', 0)",
+                (conv,),
+            )
+        store._recent.clear()
+        assert [t.text for t in await store.recent_turns(conv)] == ["mine", "theirs"]
+    finally:
+        await store.close()
+
+
 async def test_named_migrations_apply_in_order_and_only_new_ones(tmp_path: Path) -> None:
     first = (
         Migration("m1", ("CREATE TABLE t (a INTEGER)",)),
