@@ -7,9 +7,9 @@ bulk helper below: ``conversations`` conversations, messages interleaved round-r
 twentieth with a file resource. Then, through the Store's async API as the bot uses
 it, each operation is ``recent_turns(conv, 40)`` followed by ``add_message`` on a
 random conversation; p50 and p99 of the pair are the figure, with each half shown.
-The garbage collector is set as a bot process sets it (bot/heap.py): with CPython's
-defaults a middle-generation collection (2-3 ms over the cached turns) ran every
-seventy operations or so, right at the p99.
+The garbage collector is set as a bot process sets it (bot/heap.py). With CPython's
+defaults, 2,000 operations here ran 124 young collections, 12 middle ones (1.6-2.5 ms)
+and a full one (34 ms, over the cached turns); settled, 4 young ones of about 4 ms.
 """
 
 from __future__ import annotations
