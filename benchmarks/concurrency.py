@@ -54,7 +54,6 @@ share cannot reach 100 % however the awaits are arranged.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import multiprocessing
 import os
@@ -67,10 +66,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import ConversationKey, IncomingMessage
-from benchmarks.harness import InstantBackend, ScriptedLLM, build_engine, ms_summary, result
+from benchmarks.harness import InstantBackend, ScriptedLLM, bot_collector, build_engine, ms_summary, result
 from benchmarks.suite import BUILTIN, cards
 from bot.conversations import ConversationService
-from bot.heap import settle_after_startup
 from bot.store import Store
 
 NAME = "concurrency"
@@ -187,8 +185,6 @@ async def _one(
         choose_with_llm=False,
     )
     service = ConversationService(engine, store, root / "data")
-    thresholds = gc.get_threshold()
-    settle_after_startup()  # as the CLI does for a bot process (bot/heap.py); undone below
     keys = [ConversationKey("bench", "w", f"c{i}") for i in range(size) if i % shard[1] == shard[0]]
     finished: dict[ConversationKey, list[int]] = {k: [] for k in keys}
     done_at: dict[ConversationKey, float] = {}
@@ -199,28 +195,27 @@ async def _one(
         done_at[key] = time.perf_counter()
 
     try:
-        if start is not None:
-            await asyncio.to_thread(start.wait)
-        began = time.time()
-        started, cpu_started, loop_started = time.perf_counter(), time.process_time(), time.thread_time()
-        async with asyncio.TaskGroup() as group:
-            if burst:  # submission order: every conversation's turn 0, then turn 1, ...
-                for n in range(turns):
+        with bot_collector():  # as the CLI sets it for a bot process (bot/heap.py)
+            if start is not None:
+                await asyncio.to_thread(start.wait)
+            began = time.time()
+            started, cpu_started, loop_started = time.perf_counter(), time.process_time(), time.thread_time()
+            async with asyncio.TaskGroup() as group:
+                if burst:  # submission order: every conversation's turn 0, then turn 1, ...
+                    for n in range(turns):
+                        for key in keys:
+                            group.create_task(turn(key, n))
+                else:  # each user sends the next message once the reply to the last one is in
                     for key in keys:
-                        group.create_task(turn(key, n))
-            else:  # each user sends the next message once the reply to the last one is in
-                for key in keys:
-                    group.create_task(_one_after_another(turn, key, turns))
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        loop_cpu = time.thread_time() - loop_started
-        ended = time.time()
-        ordered = all(done == list(range(turns)) for done in finished.values())
-        stored_ok = await _stored_in_order(store, keys, turns)
+                        group.create_task(_one_after_another(turn, key, turns))
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            loop_cpu = time.thread_time() - loop_started
+            ended = time.time()
+            ordered = all(done == list(range(turns)) for done in finished.values())
+            stored_ok = await _stored_in_order(store, keys, turns)
     finally:
         await engine.aclose()
         await store.close()
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
     ideal = turns * 2 * delay
     done = max(1, len(keys) * turns)
     conversation_s = [done_at[k] - started for k in keys]

@@ -14,7 +14,6 @@ and a full one (34 ms, over the cached turns); settled, 4 young ones of about 4 
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import random
@@ -25,8 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import ms_summary, result
-from bot.heap import settle_after_startup
+from benchmarks.harness import bot_collector, ms_summary, result
 from bot.store import Store
 
 NAME = "context_store"
@@ -49,15 +47,12 @@ async def run(
         bulk_fill(path, messages, conversations)
         build_s = time.perf_counter() - started
         store = await Store.open(path)
-        thresholds = gc.get_threshold()
-        settle_after_startup()  # as the CLI does for a bot process (bot/heap.py); undone below
         try:
             stored = await store.message_count()
-            both, loads, appends = await _measure(store, conversations, operations, history)
+            with bot_collector():
+                both, loads, appends = await _measure(store, conversations, operations, history)
         finally:
             await store.close()
-            gc.unfreeze()
-            gc.set_threshold(*thresholds)
         size_mb = path.stat().st_size / 1e6
     summary = ms_summary(both)
     return result(

@@ -9,14 +9,17 @@ the ``goal`` in words, ``pass`` (None when it could not be measured), and the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.heap import settle_after_startup
 from engine.catalogue import Catalogue
 from engine.engine import Engine
 from engine.experts.base import Availability, RunContext
@@ -57,6 +60,19 @@ def result(
 
 def unavailable(name: str, title: str, goal: str, params: Mapping[str, Any], reason: str) -> dict[str, Any]:
     return result(name, title, value=None, unit="", goal=goal, passed=None, params=params, unavailable=reason)
+
+
+@contextlib.contextmanager
+def bot_collector() -> Iterator[None]:
+    """The garbage collector as a bot process sets it after start-up (bot/heap.py), for
+    figures about the bot's own speed; put back afterwards, as the figures share a process."""
+    thresholds = gc.get_threshold()
+    settle_after_startup()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

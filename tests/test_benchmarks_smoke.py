@@ -108,3 +108,20 @@ def test_cpu_steal_is_read_from_proc_stat(tmp_path):
     stat.write_text("")
     assert cpu_ticks(str(stat)) is None
     assert cpu_ticks(str(tmp_path / "missing")) is None
+
+
+def test_figures_about_the_bot_run_with_its_collector_settings_and_put_them_back():
+    import gc
+
+    from benchmarks.harness import bot_collector
+    from bot.heap import YOUNG_GENERATION_THRESHOLD
+
+    before = gc.get_threshold()
+    with bot_collector():
+        assert gc.get_threshold()[0] == YOUNG_GENERATION_THRESHOLD
+        assert gc.get_freeze_count() > 0  # what existed before the figure is frozen
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), bot_collector():  # put back when the figure fails too
+        raise RuntimeError("a figure failed")
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
