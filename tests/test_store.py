@@ -93,7 +93,7 @@ async def test_reads_see_other_connections_writes_through_the_mapped_file(tmp_pa
             assert (await cursor.fetchone())[0] == MAPPED_BYTES
         conv = await store.conversation_id(KEY)
         await store.add_message(conv, "user", "mine")
-        with sqlite3.connect(store.path) as other:  # a second writer, as a CLI would be
+        with contextlib.closing(sqlite3.connect(store.path)) as other, other:  # a second writer
             other.execute(
                 "INSERT INTO messages (conversation_id, generation, role, text, resources, created_at)"
                 " VALUES (?, 0, 'assistant', 'theirs', '[]', 0)",
