@@ -21,6 +21,7 @@ from adapters.base import ConversationKey, IncomingMessage
 from bot.ingest import Ingested, ingest_files
 from bot.locks import KeyedLocks
 from bot.store import Store
+from engine.conversation import generated_resources
 from engine.engine import Engine
 from engine.events import EventCallback, Received
 from engine.notify import emit
@@ -111,7 +112,8 @@ class ConversationService:
                 outcome, reply=replace(outcome.reply, warnings=(*outcome.reply.warnings, *warnings))
             )
         # written behind the turn (see bot/store.py); the next turn already sees both
-        self.store.append_message(conv, "assistant", outcome.reply.text, outcome.reply.media)
+        # every result (texts too, each marked with its task), so later turns can refer to it
+        self.store.append_message(conv, "assistant", outcome.reply.text, generated_resources(outcome.results))
         self.store.log_request(conv, asked, text, outcome)
         return outcome
 

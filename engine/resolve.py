@@ -57,6 +57,11 @@ def find_file(value: str, kind: ResourceKind, files: Sequence[Resource], roots: 
     )
 
 
+def _named_text(value: str, files: Sequence[Resource]) -> Resource | None:
+    wanted = value.strip()
+    return next((r for r in files if r.kind == "text" and r.name and r.name == wanted), None)
+
+
 def pick_output(result: TaskResult, kind: ResourceKind) -> Resource:
     """The output of ``result`` that fits an argument of ``kind``."""
     for out in result.outputs:
@@ -93,6 +98,10 @@ def resolve_inputs(
         if ref_id is not None:
             inputs[arg.name] = pick_output(_result(done, ref_id), arg.kind)
         elif arg.kind == "text":
+            named = _named_text(value, files)
+            if named is not None:  # an earlier text result, named as in the conversation's table
+                inputs[arg.name] = named
+                continue
             # references inside text ("a poem about <GENERATED>-0") take the producer's text
             text = substitute_refs(value, lambda i: pick_output(_result(done, i), "text").text or "")
             inputs[arg.name] = Resource(kind="text", text=text)

@@ -212,7 +212,7 @@ def _context(text: str, clauses: Sequence[Clause], attachments: Sequence[Resourc
     files: dict[str, list[str]] = {}
     for resource in attachments:
         name = resource.name or (resource.path.name if resource.path else None)
-        if name and resource.kind != "text":
+        if name:  # a text here is an earlier result the request refers to, by its name
             files.setdefault(resource.kind, []).append(name)
     for clause in clauses:
         for lit in clause.literals:
