@@ -193,9 +193,12 @@ class TaskResult:
     outputs: tuple[Resource, ...] = ()
     error: str | None = None
     seconds: float = 0.0
+    # what the task read from outside the plan: the user's files (paths) and earlier
+    # results (names), not the outputs of other tasks of this plan or literal text
+    read: tuple[str, ...] = ()
 
     def to_public(self) -> dict[str, Any]:
-        return {
+        out = {
             "task_id": self.task.id,
             "task": self.task.task,
             "model": self.card.id if self.card else None,
@@ -204,6 +207,9 @@ class TaskResult:
             "error": self.error,
             "seconds": round(self.seconds, 4),
         }
+        if self.read:
+            out["read"] = list(self.read)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
