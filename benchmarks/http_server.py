@@ -12,7 +12,9 @@ Ideal = the DAG's critical path + the controller calls the turn made x their
 latency; the value is the worst ratio of client-measured wall time to it. Each shape
 also reports ``outside_engine_ms``: the wall time less the engine's own total (from
 the answer's ``hugginggpt.timings``), i.e. what the HTTP round trip, JSON, the
-conversation service and the store add to the engine's run.
+conversation service and the store add to the engine's run. ``direct_answers``
+times ``round_trips`` requests that need no tool (an empty plan, a chat answer, no
+latency): what one turn costs end to end when nothing waits.
 
 Not in ``python -m benchmarks``'s default run (it sleeps about 30 s at the default
 sizes): ``python -m benchmarks.http_server`` prints it alone.
@@ -35,7 +37,7 @@ from adapters.http.keys import ApiKeys
 from adapters.http.messages import Limits
 from adapters.http.runner import serve
 from adapters.http.settings import HttpSettings
-from benchmarks.harness import ScriptedLLM, build_engine, result
+from benchmarks.harness import ScriptedLLM, build_engine, ms_summary, result
 from benchmarks.makespan import SHAPES, UNITS, critical_path
 from bot.conversations import ConversationService
 from bot.store import Store
@@ -44,21 +46,24 @@ from tests.fakes.experts import Script, ScriptedBackend
 NAME = "http_server"
 TITLE = "End-to-end through the warm HTTP server / (critical path + LLM latency)"
 GOAL = "<= 1.03 for every shape and latency"
-QUICK: dict[str, Any] = {"unit": 0.02, "latencies": (0.0, 0.01), "repeats": 1}
+QUICK: dict[str, Any] = {"unit": 0.02, "latencies": (0.0, 0.01), "repeats": 1, "round_trips": 5}
 KEY = "benchmark-key"
 
 
 async def run(
-    unit: float = 1.0, latencies: tuple[float, ...] = (0.0, 0.5), repeats: int = 1
+    unit: float = 1.0, latencies: tuple[float, ...] = (0.0, 0.5), repeats: int = 1, round_trips: int = 100
 ) -> dict[str, Any]:
     seconds = {task: units * unit for task, units in UNITS.items()}
     plans = {name: json.dumps(plan) for name, plan in SHAPES.items()}
     settings: dict[str, Any] = {}
+    direct: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         for latency in latencies:
-            settings[f"latency_{latency:g}s"] = await _one_setting(
-                Path(tmp) / f"latency-{latency:g}", plans, seconds, latency, repeats
+            settings[f"latency_{latency:g}s"], trips = await _one_setting(
+                Path(tmp) / f"latency-{latency:g}", plans, seconds, latency, repeats, round_trips
             )
+            if latency == 0:
+                direct = trips
     worst = max(s["ratio"] for shapes in settings.values() for s in shapes.values())
     return result(
         NAME,
@@ -67,14 +72,25 @@ async def run(
         unit="client wall time / (critical path + LLM calls x latency), worst shape and latency",
         goal=GOAL,
         passed=worst <= 1.03,
-        params={"unit_sleep_s": unit, "latencies_s": list(latencies), "repeats": repeats},
+        params={
+            "unit_sleep_s": unit,
+            "latencies_s": list(latencies),
+            "repeats": repeats,
+            "round_trips": round_trips,
+        },
         settings=settings,
+        direct_answers=direct,
     )
 
 
 async def _one_setting(
-    folder: Path, plans: dict[str, str], seconds: dict[str, float], latency: float, repeats: int
-) -> dict[str, Any]:
+    folder: Path,
+    plans: dict[str, str],
+    seconds: dict[str, float],
+    latency: float,
+    repeats: int,
+    round_trips: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     backend = ScriptedBackend.for_all_tasks()
     backend.scripts.update({task: Script(sleep=s) for task, s in seconds.items()})
     llm = ScriptedLLM(lambda text: plans.get(text, "[]"), delay=latency)
@@ -117,7 +133,14 @@ async def _one_setting(
                     "outside_engine_ms": round(statistics.median(outside) * 1000, 2),
                     "ratio": round(statistics.median(ratios), 4),
                 }
-        return shapes
+            trips: dict[str, Any] = {}
+            if latency == 0 and round_trips:
+                timed = [await _ask(client, "hello") for _ in range(round_trips)]
+                trips = {
+                    "wall": ms_summary([wall for wall, _ in timed]),
+                    "outside_engine": ms_summary([wall - engine for wall, engine in timed]),
+                }
+        return shapes, trips
     finally:
         server.cancel()
         try:
