@@ -171,6 +171,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return await eval_plans(args, settings)
 
+    if args.command == "serve":  # no key, no server: refused before anything is built
+        from adapters.http import ApiKeys
+
+        ApiKeys.from_env(os.environ, settings.http.api_keys_env)
+
     from adapters.terminal import TerminalChat, ask_once, conversation_key
     from bot.app import open_runtime
     from bot.heap import settle_after_startup

@@ -183,3 +183,31 @@ def test_http_settings_are_checked_with_the_key_named():
     assert parse_settings({"http": {"allow_origins": ["https://a.example/"]}}).http.allow_origins == [
         "https://a.example"
     ]
+
+
+def test_serve_refuses_to_start_without_a_key_or_with_a_bad_port(monkeypatch, capsys, tmp_path):
+    from bot.cli import main
+
+    monkeypatch.setenv("HUGGINGGPT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("HUGGINGGPT_API_KEY", raising=False)
+    assert main(["serve"]) == 2
+    assert "HUGGINGGPT_API_KEY" in capsys.readouterr().err
+    monkeypatch.setenv("HUGGINGGPT_API_KEY", "k")
+    assert main(["serve", "--port", "70000"]) == 2
+    assert "--port" in capsys.readouterr().err
+    assert not (tmp_path / "hugginggpt.sqlite3").exists()  # nothing was opened
+
+
+async def test_a_port_in_use_is_a_configuration_error():
+    import socket
+
+    from aiohttp import web
+
+    from adapters.http.runner import serve
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            await serve(web.Application(), "127.0.0.1", port, 1.0)
