@@ -33,8 +33,12 @@ class HttpContext:
     def own_origins(self, request: web.Request) -> tuple[str, ...]:
         return tuple(dict.fromkeys((self.base_url(request), f"{request.scheme}://{request.host}")))
 
-    def admit(self, caller: Caller) -> None:
-        """The per-key rate limit, for requests that run a turn."""
+    def admit(self, caller: Caller, user: object = None) -> None:
+        """Whether a request may run a turn: ``http.allow_users`` for its ``user`` field,
+        then the per-key rate limit (a refused request costs no allowance)."""
+        allowed = self.settings.allow_users
+        if allowed and user not in allowed:
+            raise ApiError(403, "this server serves only the users in http.allow_users: send one as `user`")
         wait = self.limiter.try_acquire(caller.workspace)
         if wait > 0:
             raise ApiError(

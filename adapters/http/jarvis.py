@@ -56,7 +56,7 @@ async def _run(
         raise bad_request('the body needs "messages": [{"role": "user", "content": "..."}]')
     named = request.headers.get("X-Conversation-Id") if stop_after is None else None
     conversation = conversation_id(named, "X-Conversation-Id") if named is not None else None
-    ctx.admit(caller)
+    ctx.admit(caller, body.get("user"))
     chat = await read_chat(ctx, request, caller, body["messages"], with_history=conversation is None)
     outcome = await ctx.turns.run(caller, conversation, chat, stop_after=stop_after)
     base = ctx.base_url(request)

@@ -99,10 +99,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await read_body(request)
     _check_options(body)
     conversation = conversation_of(request.headers, body)
-    allowed = ctx.settings.allow_users
-    if allowed and body.get("user") not in allowed:
-        raise ApiError(403, "this server serves only the users in http.allow_users: send one as `user`")
-    ctx.admit(caller)
+    ctx.admit(caller, body.get("user"))
     chat = await read_chat(ctx, request, caller, body.get("messages"), with_history=conversation is None)
     modalities = [m for m in body.get("modalities") or [] if m != "text"]
     if body.get("stream"):

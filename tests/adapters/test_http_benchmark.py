@@ -18,5 +18,7 @@ async def test_the_http_server_figure_reports_every_shape_and_latency():
             assert shape["llm_calls"] == 2  # plan + answer
             assert shape["ratio"] >= 0.99  # no request finishes before its critical path
             assert shape["outside_engine_ms"] > 0
-    assert figure["value"] == max(s["ratio"] for shapes in figure["settings"].values() for s in shapes.values())
+    assert figure["value"] == max(
+        s["ratio"] for shapes in figure["settings"].values() for s in shapes.values()
+    )
     json.dumps(figure)

@@ -142,6 +142,10 @@ async def test_allow_users_and_bad_conversation_ids(serve_with):
             app.v1 + "/chat/completions", json={**CHAT, "user": "alice"}, headers=auth()
         ) as got:
             assert got.status == 200
+        async with http.post(
+            app.url + "/hugginggpt", json={"messages": CHAT["messages"]}, headers=auth()
+        ) as got:
+            assert got.status == 403 and "http.allow_users" in (await got.json())["error"]
         bad = auth(**{"X-Conversation-Id": "x" * 300})
         async with http.post(
             app.v1 + "/chat/completions", json={**CHAT, "user": "alice"}, headers=bad

@@ -4,6 +4,7 @@ and are stored, what outlives the grace period is cancelled, then it returns."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 
@@ -64,6 +65,26 @@ async def test_running_turns_finish_and_new_connections_are_refused(openai_serve
         with pytest.raises(asyncio.CancelledError):
             await app.task
         assert len(await app.store.requests(1)) == 2  # both turns were stored before the store closed
+
+
+async def test_a_client_that_leaves_a_stream_does_not_stop_the_turn(openai_server, tmp_path, make, caplog):
+    caplog.set_level(logging.INFO, logger="adapters.http.stream")
+    openai_server.responder = router([SLOW_SPEECH])
+    engine, backend = make(openai_server.base_url, _slow(0.5))
+    async with served(tmp_path, engine, backend) as app:
+        async with aiohttp.ClientSession() as http:
+            body = {**BODY, "stream": True}
+            async with http.post(app.url + "/v1/chat/completions", json=body, headers=auth()) as got:
+                assert (await got.content.readline()).startswith(b"data: ")  # the stream began
+            # the connection is closed here, mid-turn
+        for _ in range(300):
+            if await app.store.requests(1):
+                break
+            await asyncio.sleep(0.02)
+        [logged] = await app.store.requests(1)
+        assert logged["results"][0]["status"] == "ok"
+        assert "respond" in [stage_of(r) for r in openai_server.requests]
+    assert "stream client went away" in caplog.text  # it really left before the end
 
 
 async def test_turns_past_the_grace_period_are_cancelled(openai_server, tmp_path, make):
