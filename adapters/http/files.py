@@ -84,6 +84,7 @@ class FileArea:
             not relative
             or not parts[0].startswith(self._prefix(caller))
             or any(p in ("", ".", "..") for p in parts)
+            or "\x00" in relative
         ):
             raise ApiError(404, "no such file")
         root = self.root.resolve()

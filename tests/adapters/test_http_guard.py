@@ -126,6 +126,7 @@ async def test_no_path_leads_out_of_the_keys_own_files(serve_with, tmp_path):
                 f"/files/{mine.name}/..%2F..%2Fsecret.txt",
                 f"/files/{theirs.name}/t.txt",
                 "/files/%2e%2e/db.sqlite3",
+                f"/files/{mine.name}/ok.txt%00.png",
             ):
                 async with http.get(app.url + path, headers=auth()) as got:
                     assert got.status == 404, path

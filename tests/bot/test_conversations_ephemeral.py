@@ -26,7 +26,9 @@ async def test_an_ephemeral_turn_uses_the_given_history_and_keeps_nothing(openai
         await service.handle(IncomingMessage(KEY, "u", "a stored turn nobody should see"))
         history = (Turn("user", "my cat is called Tom"), Turn("assistant", "Nice name!"))
         events = []
-        message = IncomingMessage(KEY, "u", "what is in this picture?", (IncomingFile("cat.png", png_bytes()),))
+        message = IncomingMessage(
+            KEY, "u", "what is in this picture?", (IncomingFile("cat.png", png_bytes()),)
+        )
         out = await service.handle_ephemeral(message, history, events.append)
         assert [r.status for r in out.results] == ["ok"]
         assert isinstance(events[0], Received)

@@ -34,7 +34,10 @@ async def test_stop_after_execution_writes_no_answer(openai_server, tmp_path, ma
     events = []
     outcome = await engine.run(request(tmp_path, "say hello"), events.append, stop_after="execute")
     assert [r.status for r in outcome.results] == ["ok", "ok"]
-    assert [s.card.id for s in outcome.selections] == ["fake/text-to-speech", "fake/automatic-speech-recognition"]
+    assert [s.card.id for s in outcome.selections] == [
+        "fake/text-to-speech",
+        "fake/automatic-speech-recognition",
+    ]
     assert outcome.reply.text == "" and "respond" not in [stage_of(r) for r in openai_server.requests]
     kinds = [type(e) for e in events]
     assert kinds.count(TaskFinished) == 2 and TaskStarted in kinds and Responding not in kinds
