@@ -1,4 +1,4 @@
-"""The ``hugginggpt-bot`` command line: chat, ask, discord, slack, models, eval."""
+"""The ``hugginggpt-bot`` command line: chat, ask, discord, slack, serve, models, eval."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
         help="serve gateway shard I of N (run N processes, I = 0..N-1, to use N cores; DMs go to shard 0)",
     )
     sub.add_parser("slack", help="run the Slack bot (Socket Mode by default)")
+    serve = sub.add_parser(
+        "serve", help="run the HTTP API (OpenAI chat completions, JARVIS's endpoints) and the chat page"
+    )
+    serve.add_argument("--host", help="address to listen on (default: http.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: http.port, 8080)")
 
     models = sub.add_parser("models", help="the model catalogue")
     msub = models.add_subparsers(dest="models_command", required=True)
@@ -74,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
         if getattr(args, "shard", None):
             settings = with_shard(settings, args.shard)
+        if args.command == "serve":
+            settings = with_address(settings, args.host, args.port)
         return asyncio.run(until_terminated(_dispatch(args, settings)))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -142,6 +149,21 @@ def with_shard(settings: Settings, shard: str) -> Settings:
     return settings.model_copy(update={"discord": discord})
 
 
+def with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """``settings`` with the HTTP server's address given on the command line."""
+    from pydantic import ValidationError
+
+    from adapters.http.settings import HttpSettings
+
+    given = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    try:
+        http = HttpSettings.model_validate({**settings.http.model_dump(), **given})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"--{first['loc'][0]}: {first['msg']}") from exc
+    return settings.model_copy(update={"http": http})
+
+
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "models":
         from bot.models_cmd import models_command
@@ -155,6 +177,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.eval_cmd import eval_plans
 
         return await eval_plans(args, settings)
+
+    if args.command == "serve":  # no key, no server: refused before anything is built
+        from adapters.http import ApiKeys
+
+        ApiKeys.from_env(os.environ, settings.http.api_keys_env)
 
     from adapters.terminal import TerminalChat, ask_once, conversation_key
     from bot.app import open_runtime
@@ -186,7 +213,17 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             await run_slack(settings.slack, rt.service, os.environ)
             return 0
+        if args.command == "serve":
+            from adapters.http import Limits, run_http
+
+            limits = Limits(max_attachment_bytes=max_bytes, max_attachments=settings.limits.max_attachments)
+            await run_http(settings.http, rt.service, rt.service.artifacts, limits, os.environ, _listening)
+            return 0
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _listening(url: str) -> None:
+    print(f"serving on {url} (the chat page at {url}/, the API at {url}/v1)", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

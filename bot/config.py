@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adapters.discord.settings import DiscordSettings
+from adapters.http.settings import HttpSettings
 from adapters.slack.settings import SlackSettings
 from engine.errors import ConfigError
 
@@ -107,6 +108,7 @@ class Settings(_Strict):
     limits: LimitSettings = LimitSettings()
     discord: DiscordSettings = DiscordSettings()
     slack: SlackSettings = SlackSettings()
+    http: HttpSettings = HttpSettings()
 
     @property
     def data_path(self) -> Path:

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,10 +23,10 @@ from bot.ingest import Ingested, ingest_files
 from bot.locks import KeyedLocks
 from bot.store import Store
 from engine.conversation import generated_resources
-from engine.engine import Engine
+from engine.engine import Engine, StopAfter
 from engine.events import EventCallback, Received
 from engine.notify import emit
-from engine.types import Outcome, Reply, Request
+from engine.types import Outcome, Reply, Request, Turn
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,22 @@ class ConversationService:
         async with self.locks.hold(message.key):
             return await self._turn(message, on_event)
 
+    async def handle_ephemeral(
+        self,
+        message: IncomingMessage,
+        history: Sequence[Turn],
+        on_event: EventCallback | None = None,
+        *,
+        stop_after: StopAfter | None = None,
+    ) -> Outcome:
+        """One turn over the ``history`` the caller gives (an HTTP client that sends the
+        whole conversation each time): no stored context is read and none is kept, so
+        turns under one key need no lock. The request log still records the turn, and its
+        files stay under the key's folder, where the reply's links point. ``stop_after``
+        ends the run early (see ``Engine.run``)."""
+        await emit(on_event, Received(message.text))
+        return await self._turn(message, on_event, history=tuple(history), stop_after=stop_after)
+
     async def forget(self, key: ConversationKey) -> None:
         """Clear the context and delete the conversation's files: a later plan cannot
         name them, and forgetting means they are gone."""
@@ -72,9 +89,17 @@ class ConversationService:
     async def knows(self, key: ConversationKey) -> bool:
         return await self.store.has_context(key)
 
-    async def _turn(self, message: IncomingMessage, on_event: EventCallback | None) -> Outcome:
+    async def _turn(
+        self,
+        message: IncomingMessage,
+        on_event: EventCallback | None,
+        history: tuple[Turn, ...] | None = None,
+        stop_after: StopAfter | None = None,
+    ) -> Outcome:
         conv = await self.store.conversation_id(message.key)
-        history = await self.store.recent_turns(conv, limit=self.history_turns)
+        stored = history is None  # an ephemeral turn brings its history and keeps no context
+        if history is None:
+            history = tuple(await self.store.recent_turns(conv, limit=self.history_turns))
         conversation_dir = self._conversation_folder(message.key)
         turn_dir = conversation_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{_PROCESS_TAG}-{next(_turn_numbers)}"
         if message.files:  # file writes and type sniffing: off the event loop
@@ -95,7 +120,7 @@ class ConversationService:
         if len(text) > self.max_request_chars:
             warnings.append(f"your message was cut to {self.max_request_chars} characters")
             text = text[: self.max_request_chars]
-        asked = self.store.append_message(conv, "user", text, ingested.resources)
+        asked = self.store.append_message(conv, "user", text, ingested.resources) if stored else None
         if not text and not ingested.resources:
             outcome = Outcome(reply=Reply(text="Send me a request in words, with files if you like."))
         else:
@@ -103,17 +128,19 @@ class ConversationService:
                 text=text or "(files only)",
                 artifact_dir=turn_dir / "out",
                 attachments=tuple(ingested.resources),
-                history=tuple(history),
+                history=history,
                 allowed_roots=(conversation_dir,),
             )
-            outcome = await self._run_engine(request, on_event)
+            outcome = await self._run_engine(request, on_event, stop_after)
         if warnings:
             outcome = replace(
                 outcome, reply=replace(outcome.reply, warnings=(*outcome.reply.warnings, *warnings))
             )
         # written behind the turn (see bot/store.py); the next turn already sees both
-        # every result (texts too, each marked with its task), so later turns can refer to it
-        self.store.append_message(conv, "assistant", outcome.reply.text, generated_resources(outcome.results))
+        if stored:
+            # every result (texts too, each marked with its task), so later turns can refer to it
+            resources = generated_resources(outcome.results)
+            self.store.append_message(conv, "assistant", outcome.reply.text, resources)
         self.store.log_request(conv, asked, text, outcome)
         return outcome
 
@@ -125,9 +152,11 @@ class ConversationService:
             folder = self._folders[key] = self.artifacts / key.slug()
         return folder
 
-    async def _run_engine(self, request: Request, on_event: EventCallback | None) -> Outcome:
+    async def _run_engine(
+        self, request: Request, on_event: EventCallback | None, stop_after: StopAfter | None = None
+    ) -> Outcome:
         try:
-            return await self.engine.run(request, on_event)
+            return await self.engine.run(request, on_event, stop_after=stop_after)
         except Exception as exc:  # a bug must not lose the turn: store it and tell the user
             log.exception("engine crashed on a request")
             return Outcome(

@@ -72,6 +72,11 @@ class ConversationState:
                 turn += 1
             if message.role == "user":
                 last_request = message.text
+            if message.role == "assistant" and not message.resources and message.text.strip():
+                # a direct answer (a poem, a fact) is a result a later turn can use: "now read it out loud"
+                reply = Resource(kind="text", text=message.text)
+                entries.append(_entry(namer, reply, turn, "reply"))
+                continue
             for resource in message.resources:
                 if message.role == "user" and resource.kind == "text":
                     continue  # a text file the user sent is part of their message already

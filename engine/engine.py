@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from engine.capabilities import answer_capability, capability_table
 from engine.errors import InputError, LLMError, LLMTimeout, PlanError
@@ -29,6 +30,8 @@ from engine.types import Outcome, Plan, Reply, Request, Selection, TaskResult
 
 log = logging.getLogger(__name__)
 
+StopAfter = Literal["plan", "execute"]
+
 
 @dataclass
 class Engine:
@@ -42,7 +45,12 @@ class Engine:
     def backends(self) -> Mapping[str, ExpertBackend]:
         return self.scheduler.backends
 
-    async def run(self, request: Request, on_event: EventCallback | None = None) -> Outcome:
+    async def run(
+        self, request: Request, on_event: EventCallback | None = None, *, stop_after: StopAfter | None = None
+    ) -> Outcome:
+        """The whole pipeline; ``stop_after`` ends a tool run early, with an empty reply:
+        after planning (the plan alone) or after execution (plan and results, no answer
+        written). A request answered directly (no tasks) has neither stage and is answered."""
         clock = _Clock()
         llm = CountingLLM(self.llm)
         await emit(on_event, Started(request.text))
@@ -54,6 +62,8 @@ class Engine:
                 context = TurnContext.of(request)
                 plan = await self._plan(request, llm, context)
             await emit(on_event, PlanReady(plan))
+            if stop_after == "plan" and plan.tasks:
+                return await _stopped(on_event, plan, {}, [], llm, clock)
             if context.decision.kind in ("capability", "recall"):
                 with clock("respond"):
                     await emit(on_event, Responding())
@@ -81,6 +91,8 @@ class Engine:
                         extras={"llm": llm},
                         why_unavailable=missing,
                     )
+                if stop_after == "execute":
+                    return await _stopped(on_event, plan, selections, results, llm, clock)
                 await emit(on_event, Responding())
                 with clock("respond"):
                     text = await self.responder.respond(request, results, llm)
@@ -121,6 +133,27 @@ class Engine:
         await self.llm.aclose()
         for backend in self.backends.values():
             await backend.aclose()
+
+
+async def _stopped(
+    on_event: EventCallback | None,
+    plan: Plan,
+    selections: Mapping[int, list[Selection]],
+    results: list[TaskResult],
+    llm: CountingLLM,
+    clock: _Clock,
+) -> Outcome:
+    """The outcome of a run stopped before its answer: no reply text, nothing failed."""
+    reply = Reply(text="")
+    await emit(on_event, Done(reply))
+    return Outcome(
+        reply=reply,
+        plan=plan,
+        selections=tuple(_chosen(selections)),
+        results=tuple(results),
+        llm_calls=llm.calls,
+        timings=clock.finish(),
+    )
 
 
 def _chosen(selections: Mapping[int, list[Selection]]) -> list[Selection]:

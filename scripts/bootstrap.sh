@@ -11,7 +11,7 @@ ROOT=$PWD
 VENV=${VENV:-$ROOT/.venv}
 PY=${PYTHON:-python3}
 WHEELS=${HGB_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hugginggpt-bot/wheels}
-APT_PACKAGES="python3-venv python3-dev build-essential cmake tesseract-ocr tesseract-ocr-eng espeak-ng ffmpeg apertium apertium-eng-spa fonts-dejavu-core fonts-wqy-microhei"
+APT_PACKAGES="python3-venv python3-dev build-essential cmake tesseract-ocr tesseract-ocr-eng espeak-ng ffmpeg apertium apertium-eng-spa fonts-dejavu-core fonts-wqy-microhei chromium"
 STAMP=$VENV/.bootstrap-done
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
