@@ -13,18 +13,29 @@ _MEDIA_NOUN = (
     r"dibujos?)"
 )
 _ABILITY_VERB = (
-    r"(?:make|create|generate|draw|paint|read|speak|talk|transcribe|translate|see|hear|listen(?: to)?|"
+    r"(?:make|create|talk|speak|chat|generate|draw|paint|read|speak|talk|transcribe|translate|see|hear|listen(?: to)?|"
     r"understand|edit|detect|recogni[sz]e|sing|produce|do|handle|process|open|watch|describe|caption|"
     r"identify|convert|summari[sz]e|write|analy[sz]e|look at)"
 )
 
+# what a question about abilities may name after its verb: kinds of things, never a particular one
+_GENERIC = (
+    r"(?:images?|pictures?|pics?|photos?|drawings?|art|videos?|clips?|movies?|audio|speech|voices?|"
+    r"voice ?(?:messages?|notes?|memos?)|messages?|notes?|recordings?|music|songs?|texts?|handwriting|"
+    r"writing|documents?|docs|pdfs?|files?|scans?|screenshots?|languages?|spanish|french|chinese|english|"
+    r"german|japanese|faces?|objects?|people|things|stuff|other|different|any|more|like|from|in|of|out|loud|"
+    r"aloud|too|also|as|well|at|all|for|and|or|with|into|to|real|time|really|now|yet|even)"
+)
+
 # a question about the bot itself: "can you make images?", "what can you do", "do you speak french?"
 CAPABILITY = _R(
+    r"^(?:\W*(?:hey|so|ok|okay|and|but|also|cool|nice|great|wait|btw|lol|hmm)\b)*\W*"
+    r"(?:can|could|do|are|will|would) (?:you|u|ya)(?: also| even| actually| really)?(?: be able to)? "
+    rf"{_ABILITY_VERB}(?:\W+{_GENERIC})*\W*$|"
+    r"\bwhat (?:\w+ ){0,3}(?:can|could|do) (?:you|u) (?:\w+)\W*$|"
     r"\bwhat (?:else )?(?:can|could|do) (?:you|u|ya) do\b|\bwhat (?:are|r) (?:you|u) (?:able|capable|good)\b|"
     r"\bwhat (?:are |r )?(?:your|ur) (?:features|capabilities|skills|tools|abilities|powers)\b|"
     r"\bwhat (?:tools|models|experts|things) (?:do|can) (?:you|u)\b|\bhow can (?:you|u) help\b|"
-    r"^(?:hey |so |ok |and )?(?:can|could|do|are|will) (?:you|u|ya)(?: also| even| actually)?"
-    rf"(?: be able to)? {_ABILITY_VERB}(?: {_MEDIA_NOUN}| \w+)?(?: too| as well| at all| also| now)?\s*\W*$|"
     r"\bare (?:you|u) able to \w+(?: \w+)?\s*\W*$|^(?:/?help|what is this bot|who made you)\W*$|"
     r"\bqu'est-ce que tu (?:sais|peux) faire\b|\btu (?:sais|peux) faire quoi\b|\bque sais-tu faire\b|"
     r"\bqu[ée] (?:puedes|sabes) hacer\b|\bpuedes (?:hacer|crear|generar|leer) (?:imágenes|fotos|videos|audio)\s*\W*$|"

@@ -106,3 +106,9 @@ NEEDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     ),
     (_R(r"\bread\b|\bocr\b|\blis\b|\blee\b|读|识别"), ("image", "text")),
 )
+
+# "and this one: '...'", "what about this one", "same for this": the last request on new words
+ANOTHER = _R(
+    r"^\W*(?:(?:and|now|ok|okay|then|what about|how about|same for|also|do)\W+)*(?:this|that|the next|next) one\b|"
+    r"\bthis one too\b|^\W*(?:and|now)?\W*same for\b|^\W*(?:et|y) (?:celui-ci|celle-ci|este|esta)\b|还有这个"
+)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from engine.conversation import ConversationState, StateEntry
 from engine.referent_words import (
     AGAIN,
+    ANOTHER,
     KIND_REFERENCES,
     KIND_REFERENCES_ZH,
     NEEDS,
@@ -71,8 +72,11 @@ def resolve_scope(text: str, state: ConversationState) -> Scope:
     if named:
         return Scope(state, named, why="named")
     attached = state.attachments
-    if attached and AGAIN.search(words) and state.last_request:
+    if attached and (AGAIN.search(words) or ANOTHER.search(words)) and state.last_request:
         return Scope(state, (), repeat=state.last_request, why="again with a new file")
+    payload = _payload(text)
+    if payload and not attached and ANOTHER.search(words) and state.last_request:
+        return Scope(state, (), repeat=_with_payload(state.last_request, payload), why="again with new words")
     if not attached and SELF_SAID.search(words):  # "what did it say?" about an earlier note or recording
         said = state.latest(("text",))
         if said is not None:
@@ -119,3 +123,21 @@ def _by_pronoun(words: str, state: ConversationState) -> StateEntry | None:
             if entry.kind == kind:
                 return entry
     return None
+
+
+def _payload(text: str) -> str | None:
+    """The words a message gives to work on: its quote, or what follows its colon."""
+    quoted = _QUOTED.search(text)
+    if quoted:
+        return quoted.group(2) or quoted.group(4)
+    _, colon, tail = text.partition(":")
+    return tail.strip() or None if colon else None
+
+
+def _with_payload(request: str, payload: str) -> str:
+    """``request`` with its own quote (or the words after its colon) replaced by ``payload``."""
+    quoted = _QUOTED.search(request)
+    if quoted:
+        return request[: quoted.start()] + f'"{payload}"' + request[quoted.end() :]
+    head, colon, _ = request.partition(":")
+    return f"{head}: {payload}" if colon else f'{request}: "{payload}"'
