@@ -12,8 +12,8 @@ image of a dog" can be seen to refer to none of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.types import Request, Resource, ResourceKind, Turn
@@ -56,6 +56,7 @@ class ConversationState:
     entries: tuple[StateEntry, ...]  # oldest first; the current turn's attachments last
     current: int  # the current turn's number
     last_request: str | None = None  # the user's text of the turn before this one
+    requests: Mapping[int, str] = field(default_factory=dict)  # each earlier turn's user text
 
     @classmethod
     def of(cls, request: Request) -> ConversationState:
@@ -67,11 +68,12 @@ class ConversationState:
         entries: list[StateEntry] = []
         turn = 0
         last_request = None
+        requests: dict[int, str] = {}
         for message in history:
             if message.role == "user" or turn == 0:
                 turn += 1
             if message.role == "user":
-                last_request = message.text
+                last_request = requests[turn] = message.text
             if message.role == "assistant" and not message.resources and message.text.strip():
                 # a direct answer (a poem, a fact) is a result a later turn can use: "now read it out loud"
                 reply = Resource(kind="text", text=message.text)
@@ -87,7 +89,7 @@ class ConversationState:
         current = turn + 1
         for resource in attachments:
             entries.append(_entry(namer, resource, current, None))
-        return cls(tuple(entries), current, last_request)
+        return cls(tuple(entries), current, last_request, requests)
 
     @property
     def attachments(self) -> tuple[StateEntry, ...]:

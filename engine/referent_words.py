@@ -29,6 +29,14 @@ KIND_NOUNS: dict[str, str] = {
 KIND_REFERENCES: dict[str, re.Pattern[str]] = {
     kind: _R(rf"\b{_DET}{_ADJ}\s+{noun}s?\b") for kind, noun in KIND_NOUNS.items()
 }
+# "the cat picture", "that photo of the beach": a word saying which one (group "what")
+DESCRIBED: dict[str, re.Pattern[str]] = {
+    kind: _R(
+        rf"\b(?:the|that|this|those|my|your)\s+(?P<what>[a-z]{{3,}})\s+{noun}s?\b|"
+        rf"\b(?:the|that|this|those|my|your)\s+{noun}s?\s+(?:of|with)\s+(?:the|a|an|my|that)?\s*(?P<what2>[a-z]{{3,}})\b"
+    )
+    for kind, noun in KIND_NOUNS.items()
+}
 # 这张图 / 那个音频 / 刚才的图片
 KIND_REFERENCES_ZH: dict[str, re.Pattern[str]] = {
     "image": _R(r"(?:这|那|刚才的?|上面的?)(?:张|个|幅)?(?:图|照片|图片)"),

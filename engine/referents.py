@@ -27,6 +27,7 @@ from engine.conversation import ConversationState, StateEntry
 from engine.referent_words import (
     AGAIN,
     ANOTHER,
+    DESCRIBED,
     KIND_REFERENCES,
     KIND_REFERENCES_ZH,
     NEEDS,
@@ -100,12 +101,32 @@ def _by_noun(words: str, state: ConversationState, attached: Sequence[StateEntry
             if entry is not None:
                 return entry
     for kind, pattern in KIND_REFERENCES.items():
-        if not (pattern.search(words) or KIND_REFERENCES_ZH[kind].search(words)):
+        if not (pattern.search(words) or DESCRIBED[kind].search(words) or KIND_REFERENCES_ZH[kind].search(words)):
             continue
         if any(a.kind == kind for a in attached):
             return None  # "this pic" is the one sent with it
-        entry = state.latest((kind,))
+        entry = _described(words, kind, state) or state.latest((kind,))
         if entry is not None:
+            return entry
+    return None
+
+
+_NOT_DESCRIPTIVE = frozenset({"last", "previous", "first", "new", "same", "original", "other", "one"})
+
+
+def _described(words: str, kind: str, state: ConversationState) -> StateEntry | None:
+    """ "the cat picture": the newest entry of ``kind`` whose turn speaks of a cat (the user's
+    words, or a text result of that turn such as a classification)."""
+    match = DESCRIBED[kind].search(words)
+    what = match and (match.group("what") or match.group("what2"))
+    if not what or what in _NOT_DESCRIPTIVE:
+        return None
+    for entry in reversed(state.earlier):
+        if entry.kind != kind:
+            continue
+        said = [e.resource.text or "" for e in state.earlier if e.turn == entry.turn and e.kind == "text"]
+        said.append(state.requests.get(entry.turn, ""))
+        if any(what in text.lower() for text in said):
             return entry
     return None
 

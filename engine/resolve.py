@@ -42,11 +42,16 @@ def find_file(value: str, kind: ResourceKind, files: Sequence[Resource], roots: 
             return res
     candidate = Path(wanted)
     if candidate.is_absolute() or "/" in wanted:
-        if not _is_inside(candidate, roots):
-            raise InputError(f"'{wanted}' is not one of the files of this conversation; it was refused")
-        if not candidate.is_file():
-            raise InputError(f"'{wanted}' does not exist")
-        return Resource(kind=kind, path=candidate.resolve(), name=candidate.name)
+        # a path names a file only if it is one of the files offered to this request: an
+        # earlier turn's file inside the conversation's folders is not one unless referred to
+        if _is_inside(candidate, roots):
+            real = candidate.resolve()
+            for res in files:
+                if res.path is not None and res.path.resolve() == real:
+                    if res.kind != kind:
+                        raise InputError(f"'{wanted}' is {res.kind}, but this step needs {kind}")
+                    return res
+        raise InputError(f"'{wanted}' is not one of the files of this request; it was refused")
     # The planner wrote a placeholder ("image.jpg", "the image"): take the newest file of that kind.
     same_kind = [r for r in files if r.kind == kind]
     if same_kind:
