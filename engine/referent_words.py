@@ -120,3 +120,9 @@ ANOTHER = _R(
     r"^\W*(?:(?:and|now|ok|okay|then|what about|how about|same for|also|do)\W+)*(?:this|that|the next|next) one\b|"
     r"\bthis one too\b|^\W*(?:and|now)?\W*same for\b|^\W*(?:et|y) (?:celui-ci|celle-ci|este|esta)\b|还有这个"
 )
+
+# tasks whose picture is a drawing over the user's own (boxes, a skeleton, a mask)
+ANNOTATING_TASKS = frozenset({"object-detection", "pose-estimation", "image-segmentation", "depth-estimation"})
+ANNOTATION_WORDS = _R(
+    r"\b(?:skeleton|boxes|box|mask|detection|depth|result|output|one you (?:made|drew)|new one|drawn|annotated)\b"
+)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from engine.conversation import ConversationState, StateEntry
 from engine.referent_words import (
     AGAIN,
+    ANNOTATING_TASKS,
+    ANNOTATION_WORDS,
     ANOTHER,
     DESCRIBED,
     KIND_REFERENCES,
@@ -84,31 +86,41 @@ def resolve_scope(text: str, state: ConversationState) -> Scope:
             return Scope(state, (said,), why="said")
     # quoted words are the text to work on ("say 'see you'"): no earlier text is meant
     quoted = words != text.lower()
-    found = _by_noun(words, state, attached)
-    if found is None and not attached and PRONOUN.search(words):
-        found = _by_pronoun(words, state)
-    if found is None or (quoted and found.kind == "text"):
-        return Scope(state)
-    return Scope(state, (found,), why="refers back")
+    found = tuple(e for e in _by_noun(words, state, attached) if not (quoted and e.kind == "text"))
+    if not found and not attached and PRONOUN.search(words):
+        pronoun = _by_pronoun(words, state)
+        found = (pronoun,) if pronoun is not None and not (quoted and pronoun.kind == "text") else ()
+    return Scope(state, found, why="refers back") if found else Scope(state)
 
 
-def _by_noun(words: str, state: ConversationState, attached: Sequence[StateEntry]) -> StateEntry | None:
+def _by_noun(words: str, state: ConversationState, attached: Sequence[StateEntry]) -> tuple[StateEntry, ...]:
     """ "the spanish version", "the transcript", "that picture": the newest earlier entry
-    the noun names. A kind noun with a file of that kind attached means the attachment."""
+    each noun names. A kind noun with a file of that kind attached means the attachment."""
     for pattern, origins, kinds in RESULT_NOUNS:
         if pattern.search(words):
             entry = state.latest(kinds, origins=origins)
             if entry is not None:
-                return entry
+                return (entry,)
+    found = []
     for kind, pattern in KIND_REFERENCES.items():
         if not (pattern.search(words) or DESCRIBED[kind].search(words) or KIND_REFERENCES_ZH[kind].search(words)):
             continue
         if any(a.kind == kind for a in attached):
-            return None  # "this pic" is the one sent with it
-        entry = _described(words, kind, state) or state.latest((kind,))
+            continue  # "this pic" is the one sent with it
+        entry = _described(words, kind, state) or _newest_of_kind(words, kind, state)
         if entry is not None:
-            return entry
-    return None
+            found.append(entry)
+    return tuple(found)
+
+
+def _newest_of_kind(words: str, kind: str, state: ConversationState) -> StateEntry | None:
+    """The newest entry of ``kind``; for "the same pic", the picture itself rather than a
+    drawing an analysis made of it (boxes, a skeleton), unless the words name the drawing."""
+    if kind == "image" and not ANNOTATION_WORDS.search(words):
+        for entry in reversed(state.earlier):
+            if entry.kind == "image" and entry.origin not in ANNOTATING_TASKS:
+                return entry
+    return state.latest((kind,))
 
 
 _NOT_DESCRIPTIVE = frozenset({"last", "previous", "first", "new", "same", "original", "other", "one"})

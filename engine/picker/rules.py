@@ -58,7 +58,7 @@ KEYWORD_RULES: tuple[tuple[re.Pattern[str], str, float], ...] = (
     (_R(r"\bsummar|\bshort(?:er|en)|\bcondense"), "summarization", 0.12),
     (_R(r"\bsum (?:it |this |that |them )?up\b|\btl;?dr\b|\bthe gist\b"), "summarization", 0.25),
     # "say good morning everyone", "now say it": speaking, whatever follows
-    (_R(r"^(?:\W*\w+\W+){0,3}?(?:say|speak|pronounce)\b"), "text-to-speech", 0.3),
+    (_R(r"^(?!.*\bwhat (?:does|did|do)\b)(?:\W*\w+\W+){0,3}?(?:say|speak|pronounce)\b"), "text-to-speech", 0.3),
     (_R(r"\bfaces?\b"), "object-detection", 0.2),
     (_R(r"\btranslat"), "translation", 0.12),
     (_R(r"\bvisual question"), "visual-question-answering", 0.2),
@@ -90,7 +90,7 @@ _ANSWER = _R(r"\banswer (?:this|the|my|a|following)\b")
 _SPOKEN = _R(
     r"\baloud\b|out loud|\bread (?:it |them )?out\b|\b(?:with|as|in) (?:an? )?(?:spoken|audio|voice)\b|\bspoken (?:result|answer|version|reply|summary)"
 )
-_SAY = _R(r"^(?:\W*\w+\W+){0,3}?(?:say|speak|pronounce)\b")
+_SAY = _R(r"^(?!.*\bwhat (?:does|did|do)\b)(?:\W*\w+\W+){0,3}?(?:say|speak|pronounce)\b")
 _READ_SILENT = _R(r"\bread\b|\bwhat does (?:it|this|that|the \w+) say\b|\bocr\b|\bwhat(?:'s| is) written\b")
 _VIDEO = _R(r"\b(?:video|slideshow|movie|clip)s?\b")
 _LANGUAGE = _R(
