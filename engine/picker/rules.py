@@ -92,7 +92,12 @@ _SPOKEN = _R(
 )
 _SAY = _R(r"^(?!.*\bwhat (?:does|did|do)\b)(?:\W*\w+\W+){0,3}?(?:say|speak|pronounce)\b")
 _READ_SILENT = _R(r"\bread\b|\bwhat does (?:it|this|that|the \w+) say\b|\bocr\b|\bwhat(?:'s| is) written\b")
-_VIDEO = _R(r"\b(?:video|slideshow|movie|clip)s?\b")
+# a video made from the request's pictures, not one generated from words
+_VIDEO = _R(
+    r"\b(?:pics?|pictures?|photos?|images?|it|this|that|these|them|one)\b[^.]{0,30}\b(?:into|to) an? (?:\w+ )?"
+    r"(?:video|slideshow|movie|clip)|\b(?:video|slideshow|movie|clip)s? (?:out of|from|of|with) (?:it\b|(?:this|these|"
+    r"the|my|that|those|her|his|our)\b[^.]{0,20}\b(?:pics?|pictures?|photos?|images?|one)\b)|\bslideshow\b"
+)
 _LANGUAGE = _R(
     r"\b(?:in|into|to) (french|spanish|german|italian|chinese|japanese|korean|russian|portuguese|arabic|dutch|hindi)\b"
 )
@@ -139,7 +144,7 @@ def adjust(scores: dict[str, float], clause: str, quotes: Iterable[str], availab
             # "read the note", "what does it say": the text in the picture, not speech
             scores["image-to-text"] = scores.get("image-to-text", 0.0) + 0.2
             scores["text-to-speech"] = scores.get("text-to-speech", 0.0) - 0.15
-        if _VIDEO.search(own):  # a video from the pictures the request has
+        if _VIDEO.search(low):  # a video from the pictures the request has
             scores["image-to-video"] = scores.get("image-to-video", 0.0) + 0.25
             scores["text-to-video"] = scores.get("text-to-video", 0.0) - 0.25
     for task in list(scores):
