@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import ConversationKey, IncomingFile, IncomingMessage
-from bot.app import open_runtime
+from bot.app import build_engine, open_runtime
 from bot.chat_sets.fixtures import build_all
 from bot.chat_sets.schema import load_set
 from bot.chat_sets.scoring import TurnRecord, report, table
+from bot.chat_sets.scripted_llm import ScriptedPlanner
 from bot.config import Settings
 from engine.types import MEDIA_KINDS, Outcome
 
@@ -38,9 +39,18 @@ async def eval_chats(args: argparse.Namespace, settings: Settings) -> int:
         rows = rows[: args.limit]
     with tempfile.TemporaryDirectory(prefix="hgb-eval-") as tmp:
         files = build_all(rows, Path(tmp) / "files")
-        run_settings = settings.model_copy(update={"data_dir": str(Path(tmp) / "data")})
+        run_settings = settings
+        scripted = None
+        if args.scripted_llm:
+            scripted = ScriptedPlanner()
+            run_settings = run_settings.model_copy(
+                update={
+                    "planner": run_settings.planner.model_copy(update={"mode": "llm", "demos": 0}),
+                    "responder": run_settings.responder.model_copy(update={"style": "llm"}),
+                }
+            )
         started = time.perf_counter()
-        records = await _run_all(rows, files, run_settings, verbose=args.verbose_turns)
+        records = await _run_all(rows, files, run_settings, Path(tmp) / "data", scripted, args.verbose_turns)
         seconds = time.perf_counter() - started
     by = args.by or "lang"
     summary = report(records, group_by=lambda r: r.lang if by == "lang" else r.category)
@@ -52,15 +62,23 @@ async def eval_chats(args: argparse.Namespace, settings: Settings) -> int:
             for record in records:
                 fh.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
     print(table(summary))
-    print(json.dumps({"planner": settings.planner.mode, "llm": settings.llm.model, **summary}))
+    llm = "scripted" if args.scripted_llm else settings.llm.model
+    mode = "llm" if args.scripted_llm else settings.planner.mode
+    print(json.dumps({"planner": mode, "llm": llm, **summary}))
     return 0
 
 
 async def _run_all(
-    rows: list[dict[str, Any]], files: dict[str, Path], settings: Settings, verbose: bool
+    rows: list[dict[str, Any]],
+    files: dict[str, Path],
+    settings: Settings,
+    data_dir: Path,
+    scripted: ScriptedPlanner | None,
+    verbose: bool,
 ) -> list[TurnRecord]:
     records: list[TurnRecord] = []
-    async with open_runtime(settings) as rt:
+    engine = build_engine(settings, llm=scripted) if scripted is not None else None
+    async with open_runtime(settings, engine=engine, data_dir=data_dir) as rt:
         for row in rows:
             key = ConversationKey("eval", "chats", row["id"])
             labels: dict[str, str] = {}  # a file's path -> how the labels name it
@@ -77,6 +95,8 @@ async def _run_all(
                     user=turn["user"],
                     expect=turn["expect"],
                 )
+                if scripted is not None:
+                    scripted.expect = turn["expect"]
                 try:
                     outcome = await rt.service.handle(IncomingMessage(key, "eval", turn["user"], tuple(attach)))
                 except Exception as exc:  # a crash is a miss, never dropped from the figures
@@ -141,3 +161,8 @@ def add_parser(sub: Any) -> None:
     chats.add_argument("--only", action="append", help="only this conversation id (repeatable)")
     chats.add_argument("--by", choices=["lang", "category"], help="group the figures (default: language)")
     chats.add_argument("--verbose-turns", action="store_true", help="print each turn's record to stderr")
+    chats.add_argument(
+        "--scripted-llm",
+        action="store_true",
+        help="plan with a scripted LLM that answers each turn's labelled plan (bot/chat_sets/scripted_llm.py)",
+    )
