@@ -144,8 +144,11 @@ def build_engine(
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, engine: Engine | None = None) -> AsyncIterator[Runtime]:
-    data_dir = settings.data_path
+async def open_runtime(
+    settings: Settings, engine: Engine | None = None, data_dir: Path | None = None
+) -> AsyncIterator[Runtime]:
+    """``data_dir`` replaces the configured data folder (an evaluation runs in a scratch one)."""
+    data_dir = data_dir or settings.data_path
     data_dir.mkdir(parents=True, exist_ok=True)
     # the engine first: if a setting is wrong, no store thread is left open to hang the exit
     engine = engine or build_engine(settings)

@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     plans.add_argument("gold")
     plans.add_argument("--out", help="write predictions (gold format) here")
     plans.add_argument("--limit", type=int, help="only the first N requests")
+    from bot.eval_chats import add_parser as add_chats_parser
+
+    add_chats_parser(esub)
     return p
 
 
@@ -167,6 +170,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return await models_command(args, settings)
     if args.command == "eval":
+        if args.eval_command == "chats":
+            from bot.eval_chats import eval_chats
+
+            return await eval_chats(args, settings)
         from bot.eval_cmd import eval_plans
 
         return await eval_plans(args, settings)

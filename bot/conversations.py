@@ -22,6 +22,7 @@ from adapters.base import ConversationKey, IncomingMessage
 from bot.ingest import Ingested, ingest_files
 from bot.locks import KeyedLocks
 from bot.store import Store
+from engine.conversation import generated_resources
 from engine.engine import Engine, StopAfter
 from engine.events import EventCallback, Received
 from engine.notify import emit
@@ -137,7 +138,9 @@ class ConversationService:
             )
         # written behind the turn (see bot/store.py); the next turn already sees both
         if stored:
-            self.store.append_message(conv, "assistant", outcome.reply.text, outcome.reply.media)
+            # every result (texts too, each marked with its task), so later turns can refer to it
+            resources = generated_resources(outcome.results)
+            self.store.append_message(conv, "assistant", outcome.reply.text, resources)
         self.store.log_request(conv, asked, text, outcome)
         return outcome
 

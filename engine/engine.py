@@ -14,16 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from engine.capabilities import answer_capability, capability_table
 from engine.errors import InputError, LLMError, LLMTimeout, PlanError
 from engine.events import Done, EventCallback, PlanReady, Responding, Started
 from engine.experts.base import ExpertBackend
 from engine.llm.base import LLM, CountingLLM
 from engine.notify import emit
-from engine.planner import Planner, request_files
-from engine.responder import Responder, reply_media
+from engine.planner import Planner
+from engine.responder import Responder, recall, reply_media
 from engine.scheduler import Scheduler
 from engine.selector import Selector
 from engine.tasks import TASK_SPECS
+from engine.turn import TurnContext
 from engine.types import Outcome, Plan, Reply, Request, Selection, TaskResult
 
 log = logging.getLogger(__name__)
@@ -57,10 +59,17 @@ class Engine:
         results: list[TaskResult] = []
         try:
             with clock("plan"):
-                plan = await self.planner.plan(request, llm, models=self._choices_for_planner())
+                context = TurnContext.of(request)
+                plan = await self._plan(request, llm, context)
             await emit(on_event, PlanReady(plan))
             if stop_after == "plan" and plan.tasks:
                 return await _stopped(on_event, plan, {}, [], llm, clock)
+            if context.decision.kind in ("capability", "recall"):
+                with clock("respond"):
+                    await emit(on_event, Responding())
+                    reply = Reply(text=self._answer_without_tools(request, context))
+                await emit(on_event, Done(reply))
+                return Outcome(reply=reply, plan=plan, llm_calls=llm.calls, timings=clock.finish())
             with clock("select"):
                 selections, missing = await self.selector.select(plan, llm)
             if not plan.tasks or _all_on_controller(plan, selections):
@@ -74,7 +83,7 @@ class Engine:
                     results = await self.scheduler.execute(
                         plan,
                         selections,
-                        request_files(request),
+                        context.files,
                         _roots(request),
                         request.artifact_dir,
                         request_text=request.text,
@@ -102,6 +111,18 @@ class Engine:
             timings=clock.finish(),
             error=error,
         )
+
+    async def _plan(self, request: Request, llm: LLM, context: TurnContext) -> Plan:
+        """The plan, or an empty one when the decision step settled that no tool is needed."""
+        if context.decision.kind in ("chat", "capability", "recall"):
+            return Plan((), source=context.decision.kind)
+        return await self.planner.plan(request, llm, models=self._choices_for_planner(), context=context)
+
+    def _answer_without_tools(self, request: Request, context: TurnContext) -> str:
+        if context.decision.kind == "recall":
+            return recall(context.scope.referred)
+        table = capability_table(list(TASK_SPECS), self.selector.candidates, self.selector.why_unavailable)
+        return answer_capability(request.text, table)
 
     def _choices_for_planner(self) -> dict[str, list] | None:
         if self.planner.mode == "picker" or not self.selector.choose_with_llm:

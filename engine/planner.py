@@ -20,18 +20,20 @@ from typing import Literal, Protocol
 
 from engine.errors import LLMBadOutput, PlanError
 from engine.llm.base import LLM, ChatMessage
+from engine.plan_checks import checked, plan_for_files
 from engine.plan_parser import parse_plan
 from engine.plan_schema import plan_json_schema
 from engine.prompts import (
     PLAN_MODELS,
     PLAN_RETRY,
     PLAN_SYSTEM,
-    describe_files,
     history_text,
     model_listing,
+    resource_table,
     task_catalogue,
 )
 from engine.tasks import TASK_SPECS
+from engine.turn import TurnContext
 from engine.types import ModelCard, Plan, Request, Resource
 
 log = logging.getLogger(__name__)
@@ -42,15 +44,6 @@ DemoSource = Callable[[str, int], Sequence[tuple[str, str]]]  # (request, k) -> 
 
 class Picker(Protocol):
     def propose(self, text: str, attachments: Sequence[Resource] = ()) -> Plan | None: ...
-
-
-def request_files(request: Request) -> list[Resource]:
-    """The files a plan may use, most relevant first: this message's, then earlier ones, newest first."""
-    files = list(request.attachments)
-    for turn in reversed(request.history):
-        if turn.resources:  # most turns carry none
-            files.extend(r for r in turn.resources if r.path is not None)
-    return files
 
 
 def _wrapped(plan_json: str) -> str:
@@ -80,16 +73,35 @@ class Planner:
         self._system = PLAN_SYSTEM.format(tasks=task_catalogue())
 
     async def plan(
-        self, request: Request, llm: LLM, models: Mapping[str, Sequence[ModelCard]] | None = None
+        self,
+        request: Request,
+        llm: LLM,
+        models: Mapping[str, Sequence[ModelCard]] | None = None,
+        context: TurnContext | None = None,
     ) -> Plan:
         """``models``: candidates per task type where a choice exists; an LLM planner then also
-        picks the model of each such task, which saves the selection stage an LLM call."""
-        files = request_files(request)
+        picks the model of each such task, which saves the selection stage an LLM call.
+        ``context`` (engine/turn.py) says what the request may read; without it, only its
+        own attachments."""
+        context = context or TurnContext.of(request)
+        plan = await self._plan(request, llm, models, context)
+        if not plan.tasks and context.decision.needs_tools:
+            # "can u read this" with a note: the words name no task, the file says what to do
+            plan = plan_for_files(context.scope.state.attachments, source=plan.source)
+        return checked(plan, context)
+
+    async def _plan(
+        self,
+        request: Request,
+        llm: LLM,
+        models: Mapping[str, Sequence[ModelCard]] | None,
+        context: TurnContext,
+    ) -> Plan:
         if self.mode == "llm":
-            return await self._plan_with_llm(request, llm, list(TASK_SPECS), models=models)
+            return await self._plan_with_llm(request, llm, list(TASK_SPECS), context, models=models)
         assert self.picker is not None
         # the picker embeds clauses with MiniLM: CPU work, kept off the event loop
-        proposal = await asyncio.to_thread(self.picker.propose, request.text, files)
+        proposal = await asyncio.to_thread(self.picker.propose, context.planning_text, context.files)
         if proposal is None:
             return Plan((), source="picker")
         try:
@@ -98,19 +110,23 @@ class Planner:
             if self.mode == "picker":
                 raise
             # hybrid: the picker's proposal is unusable (e.g. too long): the LLM plans alone
-            return await self._plan_with_llm(request, llm, list(TASK_SPECS), models=models)
+            return await self._plan_with_llm(request, llm, list(TASK_SPECS), context, models=models)
         if self.mode == "picker" or not proposal.tasks:
             return proposal
         names = sorted({t.task for t in proposal.tasks})
         narrowed = {t: cards for t, cards in (models or {}).items() if t in names}
-        return await self._plan_with_llm(request, llm, names, fallback=proposal, models=narrowed)
+        return await self._plan_with_llm(request, llm, names, context, fallback=proposal, models=narrowed)
 
     def _validated(self, proposal: Plan) -> Plan:
         plan = parse_plan(json.dumps(proposal.to_public()), max_tasks=self.max_tasks)
         return Plan(plan.tasks, source=proposal.source)
 
     def _messages(
-        self, request: Request, demos: Sequence[tuple[str, str]], models: Mapping[str, Sequence[ModelCard]]
+        self,
+        request: Request,
+        context: TurnContext,
+        demos: Sequence[tuple[str, str]],
+        models: Mapping[str, Sequence[ModelCard]],
     ) -> list[ChatMessage]:
         system = self._system
         if models:
@@ -122,7 +138,7 @@ class Planner:
         for role, text in history_text(request.history, self.context_tokens):
             # earlier turns are context, not instructions to re-plan: the planner sees them as chat
             messages.append(ChatMessage(role, text))
-        messages.append(ChatMessage("user", request.text + describe_files(request.attachments)))
+        messages.append(ChatMessage("user", context.planning_text + resource_table(context)))
         return messages
 
     async def _demos(self, text: str) -> Sequence[tuple[str, str]]:
@@ -135,10 +151,12 @@ class Planner:
         request: Request,
         llm: LLM,
         task_names: list[str],
+        context: TurnContext,
         fallback: Plan | None = None,
         models: Mapping[str, Sequence[ModelCard]] | None = None,
     ) -> Plan:
-        messages = self._messages(request, await self._demos(request.text), models or {})
+        demos = await self._demos(context.planning_text)
+        messages = self._messages(request, context, demos, models or {})
         # An object at the root: OpenAI's structured output refuses a bare array.
         tasks_schema = plan_json_schema(task_names, self.max_tasks, with_model=bool(models))
         schema = {

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from typing import TYPE_CHECKING
+
 from engine.tasks import TASK_SPECS
 from engine.types import ModelCard, Resource, Turn
+
+if TYPE_CHECKING:
+    from engine.turn import TurnContext
 
 PLAN_SYSTEM = """You are the planner of HuggingGPT. Turn the user's request into a JSON list of tasks for expert models:
 {{"tasks": [{{"task": TASK, "id": N, "dep": [IDS], "args": {{ARG: VALUE}}}}]}}
@@ -17,7 +22,9 @@ Rules:
 - "task" is one of the task types below; use the fewest tasks that do what the user asked.
 - "id" counts from 0. "dep" lists the ids whose output this task needs, or [-1] when none.
 - An argument that is another task's output is written "<GENERATED>-ID" (for example "<GENERATED>-0").
-- Argument values: a file name from the user's files for image/audio/video, the exact text for text.
+- Argument values: for image/audio/video, a name from the resources listed with the request; for text,
+  the exact text to use, or the name of a text resource from that list (an earlier result).
+- Use an earlier resource only when the request refers to it ("it", "the picture", "the translation").
 - If the request needs no expert (greetings, general questions), answer with {{"tasks": []}}.
 Task types (arguments -> outputs):
 {tasks}"""
@@ -45,8 +52,9 @@ RESPOND_SYSTEM = (
 )
 
 CHAT_SYSTEM = (
-    "You are HuggingGPT, a helpful assistant in a chat. You can also read images and audio "
-    "and make speech or pictures with expert models when asked. Answer briefly and plainly."
+    "You are HuggingGPT, a helpful assistant in a chat. Answer the user's message briefly, "
+    "plainly and correctly, in the language they write in. In this answer you use no tools: "
+    "never say you made, attached, played, drew or read a file."
 )
 
 
@@ -65,13 +73,23 @@ def describe_files(files: Sequence[Resource]) -> str:
     return f"\nFiles available: {named}"
 
 
+def resource_table(context: TurnContext) -> str:
+    """The resources this request may use, as the rows a planner reads (engine/conversation.py)."""
+    entries = context.scope.entries
+    if not entries:
+        return ""
+    rows = "\n".join(e.row(context.scope.state.current) for e in entries)
+    return f"\nResources (name | kind | turn | origin | text):\n{rows}"
+
+
 def history_text(turns: Sequence[Turn], budget_tokens: int) -> list[tuple[str, str]]:
     """Recent turns as (role, text), newest kept within an approximate token budget
-    (4 characters a token), with each turn's files named so later requests can refer to them."""
+    (4 characters a token). Files are not listed: what a request may use comes with it
+    (``resource_table``), so no plan reaches for an old file the user did not mean."""
     kept: list[tuple[str, str]] = []
     used = 0
     for turn in reversed(turns):
-        text = turn.text + describe_files(turn.resources)
+        text = turn.text
         cost = len(text) // 4 + 4
         if used + cost > budget_tokens:
             break

@@ -42,11 +42,16 @@ def find_file(value: str, kind: ResourceKind, files: Sequence[Resource], roots: 
             return res
     candidate = Path(wanted)
     if candidate.is_absolute() or "/" in wanted:
-        if not _is_inside(candidate, roots):
-            raise InputError(f"'{wanted}' is not one of the files of this conversation; it was refused")
-        if not candidate.is_file():
-            raise InputError(f"'{wanted}' does not exist")
-        return Resource(kind=kind, path=candidate.resolve(), name=candidate.name)
+        # a path names a file only if it is one of the files offered to this request: an
+        # earlier turn's file inside the conversation's folders is not one unless referred to
+        if _is_inside(candidate, roots):
+            real = candidate.resolve()
+            for res in files:
+                if res.path is not None and res.path.resolve() == real:
+                    if res.kind != kind:
+                        raise InputError(f"'{wanted}' is {res.kind}, but this step needs {kind}")
+                    return res
+        raise InputError(f"'{wanted}' is not one of the files of this request; it was refused")
     # The planner wrote a placeholder ("image.jpg", "the image"): take the newest file of that kind.
     same_kind = [r for r in files if r.kind == kind]
     if same_kind:
@@ -55,6 +60,11 @@ def find_file(value: str, kind: ResourceKind, files: Sequence[Resource], roots: 
         f"this step needs {'an' if kind in ('image', 'audio') else 'a'} {kind}, "
         f"but '{wanted}' is not among your files: attach it"
     )
+
+
+def _named_text(value: str, files: Sequence[Resource]) -> Resource | None:
+    wanted = value.strip()
+    return next((r for r in files if r.kind == "text" and r.name and r.name == wanted), None)
 
 
 def pick_output(result: TaskResult, kind: ResourceKind) -> Resource:
@@ -93,6 +103,10 @@ def resolve_inputs(
         if ref_id is not None:
             inputs[arg.name] = pick_output(_result(done, ref_id), arg.kind)
         elif arg.kind == "text":
+            named = _named_text(value, files)
+            if named is not None:  # an earlier text result, named as in the conversation's table
+                inputs[arg.name] = named
+                continue
             # references inside text ("a poem about <GENERATED>-0") take the producer's text
             text = substitute_refs(value, lambda i: pick_output(_result(done, i), "text").text or "")
             inputs[arg.name] = Resource(kind="text", text=text)

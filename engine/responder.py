@@ -11,11 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import re
+
+from engine.claims import without_false_claims
+from engine.conversation import StateEntry
 from engine.errors import LLMError
 from engine.llm.base import LLM, ChatMessage
-from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM, describe_files, history_text
+from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM, history_text
 from engine.selector import PLANNER_REASON, RANKED_REASON, SOLE_REASON
-from engine.types import MEDIA_KINDS, Request, Resource, TaskResult
+from engine.summary import summary as results_summary
+from engine.types import MEDIA_KINDS, Request, Resource, TaskResult, Turn
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +53,16 @@ def _short(resource: Resource) -> str:
 
 
 def summary(request: Request, results: Sequence[TaskResult]) -> str:
-    """A faithful answer built from the results alone."""
-    ok = sum(r.status == "ok" for r in results)
-    head = "Done" if ok == len(results) else f"{ok} of {len(results)} steps worked"
-    media = [o.path.name for o in reply_media(results) if o.path is not None]
-    tail = f"\nAttached: {', '.join(media)}" if media else ""
-    return f"{head}. Here is what I did:\n" + "\n".join(result_lines(results)) + tail
+    """A faithful answer built from the results alone (engine/summary.py)."""
+    return results_summary(results)
+
+
+def recall(entries: Sequence[StateEntry]) -> str:
+    """ "what did it say again?": the earlier text result, quoted as it was."""
+    texts = [e.resource.text for e in entries if e.kind == "text" and e.resource.text]
+    if not texts:
+        return "I don't have an earlier result to repeat; send the file again and I'll read it."
+    return f"It said: “{texts[0].strip()}”"
 
 
 def reply_media(results: Sequence[TaskResult]) -> tuple[Resource, ...]:
@@ -91,12 +100,29 @@ class Responder:
         return text
 
     async def chat(self, request: Request, llm: LLM) -> str:
-        """A direct answer when no expert is needed."""
+        """A direct answer when no expert is needed. Earlier tool replies reach the model as
+        plain sentences (not the digest's layout, which small models copy), and a sentence
+        of the answer that claims a file or a result nobody made is taken out."""
         messages = [ChatMessage("system", CHAT_SYSTEM)]
-        for role, text in history_text(request.history, self.context_tokens):
+        for role, text in history_text(_plain_history(request.history), self.context_tokens):
             messages.append(ChatMessage(role, text))
-        messages.append(ChatMessage("user", request.text + describe_files(request.attachments)))
-        return (await llm.complete(messages, max_tokens=400, temperature=0.3)).strip()
+        messages.append(ChatMessage("user", request.text))
+        answer = (await llm.complete(messages, max_tokens=300, temperature=0.3)).strip()
+        return without_false_claims(answer)
+
+
+_DIGEST_LINE = re.compile(r"^\s*-\s*#\d+\s+[\w-]+(?: with [^:]+)?:\s*", re.M)
+
+
+def _plain_history(turns: Sequence[Turn]) -> list[Turn]:
+    """Assistant turns whose text is a list of step results, said as plain lines."""
+    out = []
+    for turn in turns:
+        text = turn.text
+        if turn.role == "assistant" and _DIGEST_LINE.search(text):
+            text = _DIGEST_LINE.sub("", text).replace("Here is what I did:", "").strip()
+        out.append(Turn(turn.role, text, turn.resources))
+    return out
 
 
 def _quotes_results(text: str, results: Sequence[TaskResult]) -> bool:

@@ -19,6 +19,7 @@ from engine.errors import ExpertError, InputError
 from engine.events import EventCallback, TaskFinished, TaskStarted
 from engine.experts.base import ExpertBackend, RunContext
 from engine.notify import emit
+from engine.references import exact_ref
 from engine.resolve import resolve_inputs
 from engine.tasks import TASK_SPECS
 from engine.types import ModelCard, Plan, Resource, Selection, Task, TaskResult
@@ -102,6 +103,7 @@ class Scheduler:
             return TaskResult(
                 task=task, status="failed", error=why_unavailable, seconds=time.perf_counter() - started
             )
+        read = _read_from_outside(task, inputs)
         errors: list[str] = []
         deadline = time.perf_counter() + self.task_timeout  # one time bound per task, over all candidates
         for choice in options:
@@ -129,6 +131,7 @@ class Scheduler:
                 reason=choice.reason,
                 outputs=tuple(outputs),
                 seconds=time.perf_counter() - started,
+                read=read,
             )
         last = options[min(len(errors), len(options)) - 1] if errors else options[0]
         return TaskResult(
@@ -138,6 +141,7 @@ class Scheduler:
             reason=last.reason,
             error="; ".join(errors),
             seconds=time.perf_counter() - started,
+            read=read,
         )
 
     async def _run_card(
@@ -152,3 +156,16 @@ class Scheduler:
         if not outputs or not any(o.kind in wanted for o in outputs):
             raise ExpertError(f"returned no {' or '.join(sorted(wanted))}")
         return outputs
+
+
+def _read_from_outside(task: Task, inputs: Mapping[str, Resource]) -> tuple[str, ...]:
+    """The files (paths) and earlier results (names) ``task`` reads, for the trace."""
+    out = []
+    for name, resource in inputs.items():
+        if exact_ref(task.args.get(name, "")) is not None:
+            continue  # another task's output in this plan
+        if resource.path is not None:
+            out.append(str(resource.path))
+        elif resource.name:
+            out.append(resource.name)
+    return tuple(out)

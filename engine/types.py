@@ -36,6 +36,9 @@ class Resource:
     data: Any = None
     mime: str | None = None
     name: str | None = None  # the user-facing name ("cat.png") when it came in as a file
+    # who made it: None for what the user sent, else the task type that produced it
+    # ("translation"); earlier turns' results carry it so later turns can refer to them
+    origin: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind in MEDIA_KINDS and self.path is None:
@@ -64,6 +67,8 @@ class Resource:
             out["data"] = self.data
         if self.name is not None:
             out["name"] = self.name
+        if self.origin is not None:
+            out["origin"] = self.origin
         return out
 
     @staticmethod
@@ -75,6 +80,7 @@ class Resource:
             path=Path(path) if path else None,
             data=raw.get("data"),
             name=raw.get("name"),
+            origin=raw.get("origin"),
         )
 
 
@@ -187,9 +193,12 @@ class TaskResult:
     outputs: tuple[Resource, ...] = ()
     error: str | None = None
     seconds: float = 0.0
+    # what the task read from outside the plan: the user's files (paths) and earlier
+    # results (names), not the outputs of other tasks of this plan or literal text
+    read: tuple[str, ...] = ()
 
     def to_public(self) -> dict[str, Any]:
-        return {
+        out = {
             "task_id": self.task.id,
             "task": self.task.task,
             "model": self.card.id if self.card else None,
@@ -198,6 +207,9 @@ class TaskResult:
             "error": self.error,
             "seconds": round(self.seconds, 4),
         }
+        if self.read:
+            out["read"] = list(self.read)
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,9 @@ import pytesseract
 import pytest
 from PIL import Image
 
-from benchmarks.chats import fixtures
-from benchmarks.chats.fixtures import PHOTOS, VOICES, build_all, build_attachment, find_font, spec_kind
-from benchmarks.chats.schema import CATEGORIES, load_set, summary, validate_row, validate_set
+from bot.chat_sets import fixtures
+from bot.chat_sets.fixtures import PHOTOS, VOICES, build_all, build_attachment, find_font, spec_kind
+from bot.chat_sets.schema import CATEGORIES, load_set, summary, validate_row, validate_set
 from engine.errors import InputError
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data"

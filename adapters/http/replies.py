@@ -141,7 +141,12 @@ def public_result(result: dict[str, Any], url_of: Callable[[Path], str | None]) 
         if "path" in output:
             shown["url"] = url_of(Path(output["path"]))
         outputs.append(shown)
-    return {**result, "outputs": outputs}
+    shown_result = {**result, "outputs": outputs}
+    if "read" in result:  # what the task read: files as links, earlier results by name
+        shown_result["read"] = [
+            (url_of(Path(item)) or Path(item).name) if "/" in item else item for item in result["read"]
+        ]
+    return shown_result
 
 
 def new_completion_id() -> str:

@@ -29,7 +29,7 @@ ACTION_VERBS = (
     "separate improve divide draw paint render synthesi[sz]e write paraphrase rewrite continue respond reply "
     "use count predict determine measure compute visuali[sz]e augment shorten tag split apply explain "
     "chat have let help list shorten expand complete denoise clean say narrate dub illustrate depict "
-    "recognize sort categori[sz]e locate outline caption correct fix"
+    "recognize sort categori[sz]e locate outline caption correct fix sum"
 ).split()
 _VERB = r"(?:" + "|".join(ACTION_VERBS) + r")"
 _SPLITS = [

@@ -56,6 +56,10 @@ KEYWORD_RULES: tuple[tuple[re.Pattern[str], str, float], ...] = (
         0.12,
     ),
     (_R(r"\bsummar|\bshort(?:er|en)|\bcondense"), "summarization", 0.12),
+    (_R(r"\bsum (?:it |this |that |them )?up\b|\btl;?dr\b|\bthe gist\b"), "summarization", 0.25),
+    # "say good morning everyone", "now say it": speaking, whatever follows
+    (_R(r"^(?!.*\bwhat (?:does|did|do)\b)(?:\W*\w+\W+){0,3}?(?:say|speak|pronounce)\b"), "text-to-speech", 0.3),
+    (_R(r"\bfaces?\b"), "object-detection", 0.2),
     (_R(r"\btranslat"), "translation", 0.12),
     (_R(r"\bvisual question"), "visual-question-answering", 0.2),
     (_R(r"\bparaphras|\brephras|\brewrit|\bgrammar"), "text2text-generation", 0.12),
@@ -85,6 +89,14 @@ _QUESTION = _R(r"\bquestion\b|\banswer\b|\?")
 _ANSWER = _R(r"\banswer (?:this|the|my|a|following)\b")
 _SPOKEN = _R(
     r"\baloud\b|out loud|\bread (?:it |them )?out\b|\b(?:with|as|in) (?:an? )?(?:spoken|audio|voice)\b|\bspoken (?:result|answer|version|reply|summary)"
+)
+_SAY = _R(r"^(?!.*\bwhat (?:does|did|do)\b)(?:\W*\w+\W+){0,3}?(?:say|speak|pronounce)\b")
+_READ_SILENT = _R(r"\bread\b|\bwhat does (?:it|this|that|the \w+) say\b|\bocr\b|\bwhat(?:'s| is) written\b")
+# a video made from the request's pictures, not one generated from words
+_VIDEO = _R(
+    r"\b(?:pics?|pictures?|photos?|images?|it|this|that|these|them|one)\b[^.]{0,30}\b(?:into|to) an? (?:\w+ )?"
+    r"(?:video|slideshow|movie|clip)|\b(?:video|slideshow|movie|clip)s? (?:out of|from|of|with) (?:it\b|(?:this|these|"
+    r"the|my|that|those|her|his|our)\b[^.]{0,20}\b(?:pics?|pictures?|photos?|images?|one)\b)|\bslideshow\b"
 )
 _LANGUAGE = _R(
     r"\b(?:in|into|to) (french|spanish|german|italian|chinese|japanese|korean|russian|portuguese|arabic|dutch|hindi)\b"
@@ -125,6 +137,16 @@ def adjust(scores: dict[str, float], clause: str, quotes: Iterable[str], availab
             scores["question-answering"] = scores.get("question-answering", 0.0) - 0.1
         else:
             scores["question-answering"] = scores.get("question-answering", 0.0) + 0.08
+    if _SAY.match(own):  # "say good morning everyone": the words are what to speak, not small talk
+        scores[NO_TASK] = scores.get(NO_TASK, 0.0) - 0.25
+    if "image" in available:
+        if _READ_SILENT.search(own) and not _SPOKEN.search(own):
+            # "read the note", "what does it say": the text in the picture, not speech
+            scores["image-to-text"] = scores.get("image-to-text", 0.0) + 0.2
+            scores["text-to-speech"] = scores.get("text-to-speech", 0.0) - 0.15
+        if _VIDEO.search(low):  # a video from the pictures the request has
+            scores["image-to-video"] = scores.get("image-to-video", 0.0) + 0.25
+            scores["text-to-video"] = scores.get("text-to-video", 0.0) - 0.25
     for task in list(scores):
         spec = TASK_SPECS.get(task)
         if spec is None:

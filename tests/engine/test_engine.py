@@ -191,7 +191,7 @@ async def test_earlier_image_is_found_by_a_later_turn(openai_server, tmp_path, m
     assert outcome.results[0].status == "ok"
     assert backend.seen_inputs[0]["image"].path == earlier.path
     plan_prompt = "\n".join(m["content"] for m in openai_server.requests[0]["messages"])
-    assert "photo.png (image)" in plan_prompt  # the planner saw the earlier file
+    assert "- photo.png | image | turn 1 | sent by the user" in plan_prompt  # the planner saw the earlier file
 
 
 async def test_fallback_to_next_candidate_on_expert_error(openai_server, tmp_path, make):
@@ -293,8 +293,9 @@ async def test_summary_responder_answers_from_results_without_the_llm(openai_ser
     engine.responder = Responder(write_with_llm=False)
     outcome = await engine.run(request(tmp_path, "Read page.png aloud", attachments=(_image(tmp_path),)))
     assert outcome.llm_calls == 1  # planning only
-    assert outcome.reply.text.startswith("Done. Here is what I did:")
-    assert '"image-to-text(' in outcome.reply.text and "Attached: task1-0.wav" in outcome.reply.text
+    assert "image-to-text(" in outcome.reply.text  # the text read, stated
+    assert "Here it is read aloud." in outcome.reply.text
+    assert [m.path.name for m in outcome.reply.media] == ["task1-0.wav"]
 
 
 async def test_reference_inside_text_is_substituted(openai_server, tmp_path, make):

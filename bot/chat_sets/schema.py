@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.chats.fixtures import KIND_OF_KEY, PHOTOS, SPEC_KEYS, VOICES
+from bot.chat_sets.fixtures import KIND_OF_KEY, PHOTOS, SPEC_KEYS, VOICES
 from engine.tasks import TASK_SPECS
 
 LANGS = ("en", "zh", "fr", "es")
