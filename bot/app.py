@@ -84,7 +84,7 @@ def build_backends(settings: Settings, llm: LLM) -> dict[str, ExpertBackend]:
             max_wait_loading=hosted.max_wait_loading,
             max_retries=hosted.max_retries,
         )
-    backends["llm"] = ControllerBackend(llm.name)
+    backends["llm"] = ControllerBackend(llm.name, offline=settings.llm.backend == "local")
     return backends
 
 

@@ -69,7 +69,7 @@ class Engine:
                         request.artifact_dir,
                         request_text=request.text,
                         on_event=on_event,
-                        extras={"llm": llm},
+                        llm=llm,
                         why_unavailable=missing,
                     )
                 await emit(on_event, Responding())

@@ -54,6 +54,11 @@ def default_runners() -> dict[str, Runner]:
 
 class LocalBackend:
     name = "local"
+    rank = 10  # a model on this machine's disk is tried before any tool or service
+    ready_first = True  # and one already loaded goes before everything
+    own_cards = False  # local cards come from the shipped catalogue
+    runs_cards_of: tuple[str, ...] = ()
+    offline = True
 
     def __init__(
         self,
@@ -162,6 +167,9 @@ class LocalBackend:
             if isinstance(found, str):
                 return Path(found).parent
         return None
+
+    async def refresh(self) -> None:
+        return None  # availability looks at this machine only
 
     # ------------------------------------------------------------------ running
 
