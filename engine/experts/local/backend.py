@@ -192,6 +192,14 @@ class LocalBackend:
             raise ExpertError(f"{card.id}: runner for {card.task} returned {bad}, not {runner.outputs}")
         return tuple(outputs)
 
+    def preload(self, card: ModelCard) -> None:
+        """Load ``card`` into the cache now (blocking: a worker thread, or a server's start-up),
+        so a server hosting it reports healthy only once the model is in memory."""
+        runner = self.runners.get(card.task)
+        if runner is None:
+            raise ExpertUnavailable(f"the local backend has no runner for {card.task}")
+        self._load(card, runner, self._load_spec(card, runner))
+
     async def _on_device(self, work: Callable[[], Sequence[Resource]]) -> Sequence[Resource]:
         """Run ``work`` in a thread holding a device slot until the thread ends: a caller
         cancelled by its timeout returns at once, but the slot (GPU memory) stays taken
