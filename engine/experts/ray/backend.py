@@ -10,8 +10,9 @@ cluster gone fails at once with that reason (the driver process watches the
 cluster), marks the status stale and the scheduler tries the next candidate.
 
 The driver process starts on the first refresh; with ``deploy_on_start`` that first
-refresh also deploys the configured experts and waits for them (``deploy_timeout``).
-After the cluster went away, a later refresh (one status TTL on) starts a fresh driver.
+refresh also deploys the configured experts that are missing and waits for them
+(``deploy_timeout``). After the cluster went away, a later refresh (one status TTL on)
+starts a fresh driver, which deploys what the restarted cluster lacks.
 """
 
 from __future__ import annotations
@@ -63,16 +64,23 @@ class RayBackend:
         spec = self._specs.get((card.id, card.task))
         if spec is None:
             return Availability(False, f"{card.id} is not among the Ray experts (experts.ray.deployments)")
-        if self._state is None:
+        state = self.state
+        if state is None:
             return Availability(False, "the Ray cluster's status has not been read yet")
-        return self._state.availability(spec.app_name(self.cluster.app_prefix), self.cluster.address)
+        return state.availability(spec.app_name(self.cluster.app_prefix), self.cluster.address)
 
     @property
     def state(self) -> ClusterState | None:
+        """The last status read, unless the driver has ended since: then the cluster is
+        down at once, with the driver's reason, whatever the TTL says."""
+        driver = self._driver
+        if driver is not None and not driver.alive and self._state is not None and self._state.reachable:
+            self._state = ClusterState.down(driver.reason or "the Ray driver process ended")
         return self._state
 
     async def refresh(self) -> None:
-        if self._state is not None and self._state.age() < self.cluster.status_ttl:
+        state = self.state
+        if state is not None and state.age() < self.cluster.status_ttl:
             return
         try:
             driver = await self.driver()
@@ -112,6 +120,8 @@ class RayBackend:
                     self._driver.close(grace=1.0)
                 self._driver = self._factory(self.cluster)
                 self._driver.start()
+                # a new driver may find a new cluster (restarted, its Serve state gone)
+                self._deployed = not self.cluster.deploy_on_start
             return self._driver
 
     async def deploy(self, driver: DriverProcess | None = None, missing_only: bool = False) -> dict[str, Any]:

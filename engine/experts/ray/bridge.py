@@ -97,6 +97,7 @@ class DriverProcess:
         self._ended: str | None = None
         self._down: str | None = None
         self._stderr_reader: threading.Thread | None = None
+        self.hello: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ life
 
@@ -129,6 +130,7 @@ class DriverProcess:
             ) from None
         if not hello.get("ok"):
             raise DriverExited(str(hello.get("error") or "the driver could not connect"))
+        self.hello = hello
         return hello
 
     @property
