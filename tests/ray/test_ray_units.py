@@ -194,6 +194,19 @@ def test_builtin_experts_take_their_task_and_card_from_the_tool() -> None:
         ray_cluster(parse_settings(_ray(deployments=[{"expert": "builtin/nope"}])))
 
 
+def test_the_shipped_ray_config_runs_ocr_and_speech_on_the_cluster(monkeypatch) -> None:
+    from bot.app import ray_cluster
+    from bot.config import load_settings
+
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")
+    cluster = ray_cluster(load_settings(ROOT / "configs" / "ray.yaml"))
+    assert cluster.address == "127.0.0.1:6379" and cluster.loopback and cluster.deploy_on_start
+    assert [(e.expert, e.task) for e in cluster.experts] == [
+        ("builtin/tesseract-ocr", "image-to-text"),
+        ("builtin/espeak-ng", "text-to-speech"),
+    ]
+
+
 def test_the_embedded_default_and_a_ray_config_import_no_ray_in_the_bot() -> None:
     """Ray lives in the driver process only: building the backends, Ray one included,
     leaves the bot's process without it."""

@@ -156,9 +156,11 @@ class RayBackend:
         driver = self._driver
         if driver is None or not driver.alive:
             raise ExpertUnavailable(self._gone(driver.reason if driver else "the Ray driver is not running"))
-        request = await asyncio.to_thread(
-            pack_request, task, inputs, ctx, self.cluster.max_input_bytes, self.cluster.max_output_bytes
-        )
+        limits = (self.cluster.max_input_bytes, self.cluster.max_output_bytes)
+        if any(res.path is not None for res in inputs.values()):  # files to read: off the loop
+            request = await asyncio.to_thread(pack_request, task, inputs, ctx, *limits)
+        else:
+            request = pack_request(task, inputs, ctx, *limits)
         try:
             reply: CallReply = await driver.request("call", app=app, request=request)
         except DriverExited as exc:
@@ -170,9 +172,11 @@ class RayBackend:
                 self._stale()
                 raise ExpertUnavailable(reply.error)
             raise ExpertError(reply.error)
-        return await asyncio.to_thread(
-            unpack_outputs, reply.outputs, ctx, task.id, self.cluster.max_output_bytes
-        )
+        if any(out.content is not None for out in reply.outputs):  # files to write: off the loop
+            return await asyncio.to_thread(
+                unpack_outputs, reply.outputs, ctx, task.id, self.cluster.max_output_bytes
+            )
+        return unpack_outputs(reply.outputs, ctx, task.id, self.cluster.max_output_bytes)
 
     def _gone(self, reason: str) -> str:
         self._state = ClusterState.down(reason)

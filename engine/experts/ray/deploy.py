@@ -38,7 +38,7 @@ def application(spec: ExpertSpec) -> Any:
     from engine.experts.ray.replica import ExpertReplica
 
     options = spec.deployment_options()
-    deployment = serve.deployment(ExpertReplica, **options)
+    deployment = serve.deployment(**options)(ExpertReplica)
     return deployment.bind(spec.to_dict())
 
 

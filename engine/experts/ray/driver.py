@@ -2,8 +2,8 @@
 
 It joins the cluster (``ray.init``), then answers the bot's messages concurrently:
 ``call`` (one expert through its Serve application handle, ``await
-handle.run.remote(request)``), ``status``, ``deploy``, ``delete``, ``cancel`` and
-``exit``. A watchdog probes the cluster's GCS every half second; when it stops
+handle.run.remote(request)``), ``status``, ``deploy``, ``delete``, ``ping``, ``cancel``
+and ``exit``. A watchdog probes the cluster's GCS every half second; when it stops
 answering, the driver tells the bot why and exits at once, so calls in flight fail
 within a second instead of waiting on a cluster that is gone (and before Ray itself
 would terminate the process a minute later). The end of stdin (the bot is gone) ends
@@ -82,7 +82,6 @@ class Driver:
                     continue
                 ident = int(message["id"])
                 self._tasks[ident] = asyncio.create_task(self._answer(ident, message))
-                self._tasks[ident].add_done_callback(lambda _, i=ident: self._tasks.pop(i, None))
         finally:
             watchdog.cancel()
         return 0
@@ -116,12 +115,16 @@ class Driver:
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the bot as a reason
             self.send({"id": ident, "ok": False, "error": short_error(exc)})
             return
+        finally:
+            self._tasks.pop(ident, None)
         self.send({"id": ident, "ok": True, "result": result})
 
     async def _do(self, message: dict[str, Any]) -> Any:
         from engine.experts.ray import deploy
 
         op = message["op"]
+        if op == "ping":  # the pipe's round trip alone, for the benchmark and health checks
+            return "pong"
         if op == "call":
             return await self._call(message["app"], message["request"])
         if op == "status":

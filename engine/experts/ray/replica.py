@@ -16,8 +16,9 @@ import asyncio
 import os
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.errors import EngineError, ExpertUnavailable
 from engine.experts.base import ExpertBackend, RunContext
@@ -26,6 +27,7 @@ from engine.experts.ray.wire import CallReply, CallRequest, materialise, pack_ou
 from engine.types import ModelCard
 
 DEFAULT_BUDGET_MB = 4096
+T = TypeVar("T")
 
 
 def open_expert(spec: ExpertSpec) -> tuple[ExpertBackend, ModelCard]:
@@ -59,6 +61,12 @@ def open_expert(spec: ExpertSpec) -> tuple[ExpertBackend, ModelCard]:
     return local, card
 
 
+async def _off_loop(files: bool, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` in a thread when it reads or writes files, else right here (a
+    thread hop costs more than packing a few strings)."""
+    return await asyncio.to_thread(work, *args) if files else work(*args)
+
+
 class ExpertReplica:
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = ExpertSpec.from_dict(spec)
@@ -68,12 +76,17 @@ class ExpertReplica:
         with tempfile.TemporaryDirectory(prefix="hgb-ray-") as tmp:
             folder = Path(tmp)
             try:
-                inputs = await asyncio.to_thread(materialise, request.inputs, folder / "in")
+                inputs = await _off_loop(
+                    any(p.content is not None for p in request.inputs.values()),
+                    materialise, request.inputs, folder / "in",
+                )  # fmt: skip
                 ctx = RunContext(
                     output_dir=folder / "out", request_text=request.request_text, timeout=request.timeout
                 )
                 outputs = await self.backend.run(self.card, request.task, inputs, ctx)
-                packed = await asyncio.to_thread(pack_outputs, outputs, request.max_output_bytes)
+                packed = await _off_loop(
+                    any(o.path is not None for o in outputs), pack_outputs, outputs, request.max_output_bytes
+                )
             except ExpertUnavailable as exc:
                 return CallReply(error=str(exc), unavailable=True)
             except EngineError as exc:
