@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from bot.app import ray_cluster
@@ -45,7 +46,7 @@ async def ray_command(args: argparse.Namespace, settings: Settings) -> int:
         driver = await backend.driver()
         report["ray"] = driver.hello.get("ray")
     except DriverExited as exc:
-        print(f"error: {exc}")
+        print(f"error: the Ray cluster at {cluster.address} is not reachable: {exc}", file=sys.stderr)
         return 1
     finally:
         await backend.aclose()

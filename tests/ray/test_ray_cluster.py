@@ -16,18 +16,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from PIL import Image, ImageDraw, ImageFont
 
 from engine.errors import ExpertError
 from engine.experts.base import RunContext
-from engine.experts.ray import ClusterSpec, ExpertSpec, RayBackend
+from engine.experts.ray import AutoscalingSpec, ClusterSpec, ExpertSpec, RayBackend
 from engine.types import Resource, Task
 from tests.ray.cluster import LOOPBACK_ENV, LocalCluster
+from tests.ray.inputs import TEXT
+from tests.ray.inputs import page as _page
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[2]
-TEXT = "The meeting starts at noon."
 DEPLOYMENTS = [
     {"expert": "builtin/tesseract-ocr", "num_cpus": 0.5},
     {"expert": "builtin/espeak-ng", "num_cpus": 0.25},
@@ -41,7 +41,8 @@ def _experts(models: Path) -> tuple[ExpertSpec, ...]:
         ExpertSpec(name="espeak-ng", expert="builtin/espeak-ng", task="text-to-speech", source="builtin",
                    num_cpus=0.25),
         ExpertSpec(name="bert-sentiment", expert="tiny/bert-sentiment", task="text-classification", source="model",
-                   num_cpus=0.25, memory_mb=512, device="cpu", models_dir=str(models)),
+                   num_cpus=0.25, memory_mb=512, device="cpu", models_dir=str(models),
+                   autoscaling=AutoscalingSpec(min_replicas=1, max_replicas=2)),
     )  # fmt: skip
 
 
@@ -60,15 +61,6 @@ async def backend(cluster: LocalCluster, tiny_models: Path) -> AsyncIterator[Ray
         yield ray
     finally:
         await ray.aclose()
-
-
-def _page(path: Path) -> Path:
-    img = Image.new("RGB", (900, 200), "white")
-    font_file = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-    font = ImageFont.truetype(str(font_file), 48) if font_file.exists() else ImageFont.load_default(48)
-    ImageDraw.Draw(img).text((30, 60), TEXT, fill="black", font=font)
-    img.save(path)
-    return path
 
 
 def _card(backend: RayBackend, task: str):

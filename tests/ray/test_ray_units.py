@@ -243,3 +243,62 @@ async def test_a_cluster_where_nothing_listens_is_a_reason_not_a_wait(tmp_path: 
             await backend.run(card, Task(0, "image-to-text", {}), {}, RunContext(tmp_path))
     finally:
         await backend.aclose()
+
+
+def test_ray_status_without_a_cluster_says_so_and_fails(tmp_path: Path) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    config = tmp_path / "ray.yaml"
+    config.write_text(
+        f"data_dir: {tmp_path / 'data'}\nexperts:\n  ray:\n    enabled: true\n    address: {address}\n"
+        "    deployments:\n      - expert: builtin/espeak-ng\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(config), "ray", "status"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert (
+        f"error: the Ray cluster at {address} is not reachable: nothing answers at {address}" in done.stderr
+    )
+
+
+async def test_a_call_in_flight_when_the_cluster_goes_falls_back_at_once(tmp_path: Path) -> None:
+    """The driver reports the cluster down mid-call and exits: the call fails with that
+    reason, the scheduler runs the task on the next candidate, and the Ray expert is
+    unavailable from then on, with the reason, whatever the status TTL says."""
+    from functools import partial
+
+    from engine.experts.builtin.backend import BuiltinBackend
+    from engine.experts.builtin.tesseract import TesseractOCR
+    from engine.experts.ray import RayBackend
+    from engine.experts.ray.bridge import DriverProcess
+    from engine.scheduler import Scheduler
+    from engine.types import Plan, Selection
+    from tests.ray.inputs import TEXT
+    from tests.ray.inputs import page as _page
+
+    fake = partial(DriverProcess, module="tests.ray.dying_driver")
+    ray = RayBackend(ClusterSpec(address="127.0.0.1:1", experts=(OCR,), status_ttl=3600), driver_factory=fake)
+    builtin = BuiltinBackend([TesseractOCR()])
+    try:
+        await ray.refresh()
+        [card] = ray.cards()
+        assert ray.availability(card).ready
+        task = Task(0, "image-to-text", {"image": "page.png"})
+        page = Resource(kind="image", path=_page(tmp_path / "page.png"), name="page.png")
+        options = [Selection(0, card, "deployed"), Selection(0, builtin.cards()[0], "fallback")]
+        scheduler = Scheduler({"ray": ray, "builtin": builtin}, task_timeout=60)
+        [result] = await scheduler.execute(Plan((task,)), {0: options}, [page], [tmp_path], tmp_path / "out")
+        assert result.status == "ok" and result.card.backend == "builtin"
+        assert result.outputs[0].text.strip() == TEXT
+        why = ray.availability(card).why
+        assert (
+            why
+            == "the Ray cluster at 127.0.0.1:1 is not reachable: the Ray cluster went down: nothing answers (test)"
+        )
+    finally:
+        await ray.aclose()
+        await builtin.aclose()

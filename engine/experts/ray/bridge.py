@@ -84,9 +84,12 @@ def driver_environment(cluster: ClusterSpec, base: dict[str, str] | None = None)
 class DriverProcess:
     """One driver child process and the messages in flight to it."""
 
-    def __init__(self, cluster: ClusterSpec, python: str = sys.executable) -> None:
+    def __init__(
+        self, cluster: ClusterSpec, python: str = sys.executable, module: str = "engine.experts.ray.driver"
+    ) -> None:
         self.cluster = cluster
         self._python = python
+        self._module = module
         self._proc: subprocess.Popen[bytes] | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, concurrent.futures.Future[Any]] = {}
@@ -104,7 +107,7 @@ class DriverProcess:
     def start(self) -> None:
         """Spawn the child and send it its settings (blocking, but only for the spawn)."""
         self._proc = subprocess.Popen(
-            [self._python, "-m", "engine.experts.ray.driver"],
+            [self._python, "-m", self._module],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
