@@ -182,6 +182,10 @@ class ScriptedLLM:
 # -- instant experts ----------------------------------------------------------------------
 
 
+# What an InstantBackend standing in for the local backend declares (as LocalBackend does).
+LOCAL_TRAITS: dict[str, Any] = {"rank": 10, "ready_first": True, "own_cards": False}
+
+
 @dataclass
 class InstantBackend:
     """Experts that do no work: each run returns ready-made outputs of the task's kinds
@@ -191,6 +195,11 @@ class InstantBackend:
     name: str = "builtin"
     card_list: list[ModelCard] = field(default_factory=list)
     _media: dict[str, Resource] = field(default_factory=dict)
+    rank: int = 20  # ranked like the builtin tools it stands in for
+    ready_first: bool = False
+    own_cards: bool = True
+    runs_cards_of: tuple[str, ...] = ()
+    offline: bool = True
 
     def __post_init__(self) -> None:
         from tests.fakes.experts import ScriptedBackend
@@ -206,6 +215,9 @@ class InstantBackend:
 
     def availability(self, card: ModelCard) -> Availability:
         return Availability(ok=True, ready=True)
+
+    async def refresh(self) -> None:
+        return None
 
     async def run(
         self, card: ModelCard, task: Task, inputs: Mapping[str, Resource], ctx: RunContext
@@ -245,8 +257,8 @@ def build_engine(
     (no retrieved demos: they change the prompt, not the calls), the controller
     backend for language tasks, and LLM model choice among several candidates."""
     all_backends = {**backends, "llm": ControllerBackend(llm.name)}
-    # the Selector takes builtin and llm cards from their backends, the others from the catalogue
-    listed = [c for b in backends.values() if b.name not in ("builtin", "llm") for c in b.cards()]
+    # the Selector takes the cards of own-card backends from them, the others' from the catalogue
+    listed = [c for b in backends.values() if not b.own_cards for c in b.cards()]
     selector = Selector(Catalogue(listed), all_backends, top_k=top_k, choose_with_llm=choose_with_llm)
     return Engine(
         llm=llm,

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import InstantBackend, answer, build_engine, result, stage_of
+from benchmarks.harness import LOCAL_TRAITS, InstantBackend, answer, build_engine, result, stage_of
 from benchmarks.suite import BUILTIN, CASES, LOCAL, cards, make_files, plan_lookup
 from engine.llm.openai_backend import OpenAILLM
 from engine.types import Outcome, Request
@@ -40,7 +40,7 @@ async def run(cases: int = len(CASES)) -> dict[str, Any]:
         files = make_files(root / "in")
         backends = {
             "builtin": InstantBackend(root / "made", "builtin", cards(BUILTIN, "builtin")),
-            "local": InstantBackend(root / "made", "local", cards(LOCAL, "local")),
+            "local": InstantBackend(root / "made", "local", cards(LOCAL, "local"), **LOCAL_TRAITS),
         }
         server = FakeOpenAIServer(responder=lambda body: answer(body["messages"], plans.__getitem__))
         async with server:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import InstantBackend, ScriptedLLM, build_engine, ms_summary, result
+from benchmarks.harness import LOCAL_TRAITS, InstantBackend, ScriptedLLM, build_engine, ms_summary, result
 from benchmarks.suite import BUILTIN, CASES, LOCAL, cards, make_files, plan_lookup
 from engine.engine import Engine
 from engine.types import Request, Resource
@@ -35,7 +35,7 @@ async def run(requests: int = 500, warmup: int = 50, profile: bool = False) -> d
         files = make_files(root / "in")
         backends = {
             "builtin": InstantBackend(root / "made", "builtin", cards(BUILTIN, "builtin")),
-            "local": InstantBackend(root / "made", "local", cards(LOCAL, "local")),
+            "local": InstantBackend(root / "made", "local", cards(LOCAL, "local"), **LOCAL_TRAITS),
         }
         engine = build_engine(ScriptedLLM(plan_lookup(CASES).__getitem__), backends, choose_with_llm=True)
         batch = [_request(root, files, n) for n in range(requests + warmup)]

@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from bot.config import Settings
+from bot.config import Settings, default_deployment_name
 from bot.conversations import ConversationService
 from bot.store import Store
 from engine.catalogue import Catalogue
 from engine.engine import Engine
+from engine.errors import ConfigError
 from engine.experts.base import ExpertBackend
 from engine.experts.controller import ControllerBackend
 from engine.llm.base import LLM
@@ -25,6 +27,9 @@ from engine.planner import Planner, PlannerMode
 from engine.responder import Responder
 from engine.scheduler import Scheduler
 from engine.selector import Selector
+
+if TYPE_CHECKING:
+    from engine.experts.ray.spec import ClusterSpec
 
 
 @dataclass
@@ -84,8 +89,70 @@ def build_backends(settings: Settings, llm: LLM) -> dict[str, ExpertBackend]:
             max_wait_loading=hosted.max_wait_loading,
             max_retries=hosted.max_retries,
         )
-    backends["llm"] = ControllerBackend(llm.name)
+    if settings.experts.ray.enabled:
+        backends["ray"] = build_ray_backend(settings)
+    backends["llm"] = ControllerBackend(llm.name, offline=settings.llm.backend == "local")
     return backends
+
+
+def build_ray_backend(settings: Settings) -> ExpertBackend:
+    """The ray backend for ``experts.ray`` (a driver process starts only on first use)."""
+    from engine.experts.ray import RayBackend
+
+    return RayBackend(ray_cluster(settings))
+
+
+def ray_cluster(settings: Settings) -> ClusterSpec:
+    """``experts.ray`` as the engine's ClusterSpec; a builtin tool's task and card come
+    from the tool itself, so the config names only the tool."""
+    from engine.experts.builtin.registry import default_tools
+    from engine.experts.ray.spec import MB, AutoscalingSpec, ClusterSpec, ExpertSpec
+
+    cfg = settings.experts.ray
+    tools = {tool.tool_id: tool for tool in default_tools()}
+    experts = []
+    for i, dep in enumerate(cfg.deployments):
+        where = f"experts.ray.deployments[{i}]"
+        source: Literal["builtin", "model"] = "builtin" if dep.expert.startswith("builtin/") else "model"
+        tool = tools.get(dep.expert)
+        if source == "builtin" and tool is None:
+            raise ConfigError(
+                f"{where}.expert: {dep.expert} is not a builtin tool; known: {', '.join(tools)}"
+            )
+        task = tool.task if tool is not None else dep.task
+        if tool is not None and dep.task not in (None, tool.task):
+            raise ConfigError(f"{where}.task: {dep.expert} does {tool.task}, not {dep.task}")
+        scaling = dep.autoscaling
+        experts.append(
+            ExpertSpec(
+                name=dep.name or default_deployment_name(dep.expert),
+                expert=dep.expert,
+                task=str(task),
+                source=source,
+                num_cpus=dep.num_cpus,
+                num_gpus=dep.num_gpus,
+                memory_mb=dep.memory_mb,
+                replicas=dep.replicas,
+                autoscaling=AutoscalingSpec(**scaling.model_dump()) if scaling else None,
+                max_ongoing_requests=dep.max_ongoing_requests,
+                device=dep.device,
+                models_dir=dep.models_dir,
+                description=f"{tool.description} (on the Ray cluster)" if tool is not None else "",
+                downloads=tool.priority if tool is not None else 0,
+            )
+        )
+    return ClusterSpec(
+        address=str(cfg.resolved_address()),
+        app_prefix=cfg.app_prefix,
+        experts=tuple(experts),
+        deploy_on_start=cfg.deploy_on_start,
+        ship_code=cfg.ship_code,
+        status_ttl=cfg.status_ttl,
+        connect_timeout=cfg.connect_timeout,
+        deploy_timeout=cfg.deploy_timeout,
+        max_input_bytes=int(settings.limits.max_attachment_mb * MB),
+        max_output_bytes=int(cfg.max_output_mb * MB),
+    )
 
 
 def planner_mode(settings: Settings) -> PlannerMode:

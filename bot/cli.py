@@ -1,4 +1,4 @@
-"""The ``hugginggpt-bot`` command line: chat, ask, discord, slack, serve, models, eval."""
+"""The ``hugginggpt-bot`` command line: chat, ask, discord, slack, serve, models, ray, eval."""
 
 from __future__ import annotations
 
@@ -56,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     mref.add_argument("--task", action="append", help="task type(s) to refresh (default: all)")
     mref.add_argument("--limit", type=int, default=30, help="models per task")
     mref.add_argument("--out", help="where to write the JSONL (default: the configured catalogue)")
+
+    ray = sub.add_parser("ray", help="experts on a Ray cluster (experts.ray)")
+    rsub = ray.add_subparsers(dest="ray_command", required=True)
+    for name, text in (
+        ("deploy", "deploy the experts onto the running cluster"),
+        ("status", "what runs where"),
+    ):
+        rsub.add_parser(name, help=text).add_argument("--json", action="store_true", help="print JSON")
 
     ev = sub.add_parser("eval", help="evaluate the planner")
     esub = ev.add_subparsers(dest="eval_command", required=True)
@@ -169,6 +177,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.models_cmd import models_command
 
         return await models_command(args, settings)
+    if args.command == "ray":
+        from bot.ray_cmd import ray_command
+
+        return await ray_command(args, settings)
     if args.command == "eval":
         if args.eval_command == "chats":
             from bot.eval_chats import eval_chats

@@ -8,6 +8,7 @@ Paths may start with ``~``; relative paths are taken from the current directory.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,6 +83,89 @@ class HostedExpertSettings(_Strict):
     max_retries: int = 3
 
 
+class RayAutoscalingSettings(_Strict):
+    min_replicas: int = Field(1, ge=0)
+    max_replicas: int = Field(..., ge=1)
+    target_ongoing_requests: float = Field(2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> RayAutoscalingSettings:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas must not exceed max_replicas")
+        return self
+
+
+class RayDeploymentSettings(_Strict):
+    expert: str = Field(..., description="a builtin tool id (builtin/tesseract-ocr) or a hub model id")
+    task: str | None = Field(None, description="the task type; required for hub models")
+    name: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,40}$", description="default: from expert")
+    num_cpus: float = Field(1.0, ge=0)
+    num_gpus: float = Field(0.0, ge=0)
+    memory_mb: int | None = Field(None, ge=64, description="reserved per replica; a model's cache budget")
+    replicas: int = Field(1, ge=1)
+    autoscaling: RayAutoscalingSettings | None = None
+    max_ongoing_requests: int = Field(2, ge=1)
+    device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
+    models_dir: str | None = Field(None, description="saved pipelines on the cluster's nodes")
+
+    @model_validator(mode="after")
+    def _model_needs_task(self) -> RayDeploymentSettings:
+        from engine.tasks import TASK_SPECS
+
+        if not self.expert.startswith("builtin/") and not self.task:
+            raise ValueError(f"{self.expert}: a hub model needs its task (task: image-to-text, ...)")
+        if self.task is not None and self.task not in TASK_SPECS:
+            raise ValueError(f"task {self.task!r} is not a task type (see engine/tasks.py)")
+        return self
+
+
+class RayExpertSettings(_Strict):
+    enabled: bool = False
+    address: str | None = Field(None, description="the cluster's GCS, host:port; default: $RAY_ADDRESS")
+    address_env: str = "RAY_ADDRESS"
+    app_prefix: str = Field("hgb-", pattern=r"^[a-z0-9-]{1,20}$")
+    deploy_on_start: bool = False
+    ship_code: bool = Field(True, description="upload engine/ with the deployments (runtime_env py_modules)")
+    status_ttl: float = Field(5.0, gt=0)
+    connect_timeout: float = Field(30.0, gt=0)
+    deploy_timeout: float = Field(300.0, gt=0)
+    max_output_mb: float = Field(50.0, gt=0)
+    deployments: list[RayDeploymentSettings] = []
+
+    def resolved_address(self) -> str | None:
+        return self.address or os.environ.get(self.address_env) or None
+
+    @model_validator(mode="after")
+    def _address_and_names(self) -> RayExpertSettings:
+        if not self.enabled:
+            return self
+        address = self.resolved_address()
+        if not address:
+            raise ValueError(
+                f"the ray backend needs the cluster's address: experts.ray.address (host:port) "
+                f"or the environment variable {self.address_env}"
+            )
+        host, _, port = address.rpartition(":")
+        if "://" in address or not host or not port.isdigit():
+            raise ValueError(
+                f"{address!r} is not the GCS address host:port that `ray start --head --port P` "
+                "prints (Ray Client ray:// and dashboard http:// addresses are not used)"
+            )
+        if not self.deployments:
+            raise ValueError("experts.ray.deployments lists no expert to run on the cluster")
+        names = [d.name or default_deployment_name(d.expert) for d in self.deployments]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"two deployments are named {', '.join(twice)}: give them distinct name: keys")
+        return self
+
+
+def default_deployment_name(expert: str) -> str:
+    """``builtin/tesseract-ocr`` -> ``tesseract-ocr``; ``org/Model_v2`` -> ``org-model-v2``."""
+    tail = expert.removeprefix("builtin/")
+    return re.sub(r"[^a-z0-9-]+", "-", tail.lower()).strip("-")[:40] or "expert"
+
+
 class ExpertSettings(_Strict):
     top_k: int = Field(5, ge=1, le=20, description="candidates per task kept for selection")
     choose_with_llm: bool | None = Field(
@@ -91,6 +175,7 @@ class ExpertSettings(_Strict):
     catalogue: str | None = Field(None, description="JSONL of model cards; default: the shipped one")
     local: LocalExpertSettings = LocalExpertSettings()
     hosted: HostedExpertSettings = HostedExpertSettings()
+    ray: RayExpertSettings = RayExpertSettings()
 
 
 class LimitSettings(_Strict):

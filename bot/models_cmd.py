@@ -27,6 +27,8 @@ async def models_command(args: argparse.Namespace, settings: Settings) -> int:
         return _refresh(args, settings)
     backends = build_backends(settings, _NamedLLM(settings.llm.model))  # type: ignore[arg-type]
     try:
+        for backend in backends.values():  # a cluster's status, for the Ray experts
+            await backend.refresh()
         return _list(args, settings, backends)
     finally:
         for backend in backends.values():

@@ -88,7 +88,7 @@ class Engine:
                         request.artifact_dir,
                         request_text=request.text,
                         on_event=on_event,
-                        extras={"llm": llm},
+                        llm=llm,
                         why_unavailable=missing,
                     )
                 if stop_after == "execute":

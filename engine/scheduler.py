@@ -18,6 +18,7 @@ from pathlib import Path
 from engine.errors import ExpertError, InputError
 from engine.events import EventCallback, TaskFinished, TaskStarted
 from engine.experts.base import ExpertBackend, RunContext
+from engine.llm.base import LLM
 from engine.notify import emit
 from engine.references import exact_ref
 from engine.resolve import resolve_inputs
@@ -41,7 +42,7 @@ class Scheduler:
         output_dir: Path,
         request_text: str = "",
         on_event: EventCallback | None = None,
-        extras: Mapping[str, object] | None = None,
+        llm: LLM | None = None,
         why_unavailable: Mapping[int, str] | None = None,
     ) -> list[TaskResult]:
         loop = asyncio.get_running_loop()
@@ -50,7 +51,7 @@ class Scheduler:
             output_dir=output_dir,
             request_text=request_text,
             timeout=self.task_timeout,
-            extras=dict(extras or {}),
+            llm=llm,
         )
 
         async def run_one(task: Task) -> None:

@@ -1,9 +1,11 @@
 """Model selection: which expert runs each task.
 
-Candidates are the catalogue's cards of the task type that can run here, in the
-order of attempts: a local model already loaded, a local model that can load from
-disk, a builtin tool, hosted inference, the controller LLM (for language tasks),
-then local models that must be downloaded first; by downloads within each. The top K are kept. When a task has one candidate there
+Candidates are the catalogue's cards of the task type that can run here, plus the
+cards backends bring themselves, in the order of attempts each backend declares
+(engine/experts/base.py): a model already loaded (local, or deployed on Ray), a local
+model that can load from disk, a Ray deployment, a builtin tool, hosted inference,
+the controller LLM (for language tasks), then local models that must be downloaded
+first; by downloads within each. The top K are kept. When a task has one candidate there
 is nothing to ask; otherwise (if enabled) one LLM call chooses for all such tasks at
 once, with a reason, and an invalid answer falls back to the top-ranked card. The
 other candidates stay behind the choice as fallbacks for the scheduler. An LLM planner
@@ -13,6 +15,7 @@ saves the separate call; it is then only made for tasks the planner left open.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -21,15 +24,13 @@ from dataclasses import replace
 
 from engine.catalogue import Catalogue
 from engine.errors import LLMError
-from engine.experts.base import ExpertBackend
+from engine.experts.base import DOWNLOAD_RANK, LOADED_RANK, ExpertBackend
 from engine.json_repair import NoJSON, load_json
 from engine.llm.base import LLM, ChatMessage
 from engine.types import ModelCard, Plan, Selection, Task
 
 log = logging.getLogger(__name__)
 
-_BACKEND_ORDER = {"local": 1, "builtin": 2, "hosted": 3, "llm": 4}
-_DOWNLOAD_TIER = 5  # a model that must be downloaded first comes last: slow, and it hangs offline
 RANKED_REASON = "highest-ranked model that can run here (by downloads)"
 SOLE_REASON = "the only expert for this task that can run here"
 PLANNER_REASON = "chosen by the planner for this request"
@@ -79,11 +80,14 @@ class Selector:
         self._contested_at = float("-inf")
 
     def _cards_of(self, task_type: str) -> list[ModelCard]:
-        cards = list(self.catalogue.cards_for(task_type))
-        if "hosted" in self.backends:  # every hub model can also run on hosted inference
-            cards += [replace(c, backend="hosted") for c in cards if c.backend == "local"]
+        listed = list(self.catalogue.cards_for(task_type))
+        cards = list(listed)
         for backend in self.backends.values():
-            if backend.name in ("builtin", "llm"):
+            if backend.runs_cards_of:  # hosted inference runs the catalogue's hub models too
+                cards += [
+                    replace(c, backend=backend.name) for c in listed if c.backend in backend.runs_cards_of
+                ]
+            if backend.own_cards:
                 cards += [c for c in backend.cards() if c.task == task_type]
         unique: dict[tuple[str, str], ModelCard] = {}
         for card in cards:  # a card listed twice (catalogue and backend) counts once
@@ -100,12 +104,12 @@ class Selector:
             availability = backend.availability(card)
             if not availability.ok:
                 continue
-            if card.backend == "local" and availability.ready:
-                tier = 0
-            elif availability.download:
-                tier = _DOWNLOAD_TIER
+            if availability.download:
+                tier = DOWNLOAD_RANK
+            elif availability.ready and backend.ready_first:
+                tier = LOADED_RANK
             else:
-                tier = _BACKEND_ORDER[card.backend]
+                tier = backend.rank
             ranked.append(((tier, -card.downloads, -card.likes), card))
         ranked.sort(key=lambda pair: pair[0])
         return [card for _, card in ranked[: self.top_k]]
@@ -131,13 +135,29 @@ class Selector:
             f"{task_type} cannot run here: it needs a GPU model (or its weights in the Hugging Face "
             f"cache) or a Hugging Face token (HF_TOKEN) for hosted inference"
         )
+        notes: list[str] = []
         for card in self._cards_of(task_type):
             backend = self.backends.get(card.backend)
-            if card.backend == "builtin" and backend is not None:
-                why = backend.availability(card).why
-                if why:
-                    return f"{text}; its offline tool is missing: {why}"
-        return text
+            if backend is None or not backend.own_cards:
+                continue
+            state = backend.availability(card)
+            if state.ok or not state.why:
+                continue
+            note = (
+                f"its offline tool is missing: {state.why}"
+                if backend.offline
+                else f"{card.backend}: {state.why}"
+            )
+            if note not in notes:
+                notes.append(note)
+        return "; ".join([text, *notes])
+
+    async def refresh(self) -> None:
+        """Let every backend bring its availability up to date (a cluster's status, say),
+        concurrently; awaited once per request, before the candidates are ranked."""
+        async with asyncio.TaskGroup() as group:
+            for backend in self.backends.values():
+                group.create_task(backend.refresh())
 
     async def select(self, plan: Plan, llm: LLM | None) -> tuple[dict[int, list[Selection]], dict[int, str]]:
         """Ordered selections per task id (choice first, fallbacks after), and reasons
@@ -145,6 +165,8 @@ class Selector:
         options: dict[int, list[ModelCard]] = {}
         missing: dict[int, str] = {}
         substituted: dict[int, str] = {}
+        if plan.tasks:
+            await self.refresh()
         for task in plan.tasks:
             cards = self.candidates(task.task)
             if not cards and task.task in SUBSTITUTES:

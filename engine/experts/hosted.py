@@ -196,6 +196,11 @@ HOSTED_CALLS: dict[str, Call] = {
 
 class HostedBackend:
     name = "hosted"
+    rank = 30  # after what runs on this machine: it costs a round trip and a token's quota
+    ready_first = False
+    own_cards = False
+    runs_cards_of: tuple[str, ...] = ("local",)  # every hub model of the catalogue runs hosted too
+    offline = False
 
     def __init__(
         self,
@@ -265,6 +270,9 @@ class HostedBackend:
             client = AsyncInferenceClient(provider=provider, token=self.token, timeout=self.timeout)  # type: ignore[arg-type]
             self._clients[loop] = client
         return client
+
+    async def refresh(self) -> None:
+        return None  # availability reads the token and offline mode, nothing remote
 
     async def run(
         self, card: ModelCard, task: Task, inputs: Mapping[str, Resource], ctx: RunContext

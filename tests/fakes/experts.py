@@ -30,7 +30,15 @@ class Script:
 
 @dataclass
 class ScriptedBackend:
+    """By default it declares itself like the builtin tools (its own cards, offline, the
+    builtin rank); a test standing in for another backend passes that backend's traits."""
+
     name: str = "builtin"
+    rank: int = 20
+    ready_first: bool = False
+    own_cards: bool = True
+    runs_cards_of: tuple[str, ...] = ()
+    offline: bool = True
     scripts: dict[str, Script] = field(default_factory=dict)
     unavailable: set[str] = field(default_factory=set)
     log: list[tuple[int, str, float, float]] = field(default_factory=list)  # task id, card, start, end
@@ -40,7 +48,7 @@ class ScriptedBackend:
     @classmethod
     def for_all_tasks(cls, name: str = "builtin", **scripts: Script) -> ScriptedBackend:
         """One card per task type, id ``fake/<task>``."""
-        cards = [ModelCard(id=f"fake/{t}", task=t, backend=name, downloads=1) for t in TASK_SPECS]  # type: ignore[arg-type]
+        cards = [ModelCard(id=f"fake/{t}", task=t, backend=name, downloads=1) for t in TASK_SPECS]
         return cls(name=name, scripts={k.replace("_", "-"): v for k, v in scripts.items()}, card_list=cards)
 
     def cards(self) -> Sequence[ModelCard]:
@@ -50,6 +58,9 @@ class ScriptedBackend:
         if card.id in self.unavailable:
             return Availability(ok=False, why=f"{card.id} is not installed")
         return Availability(ok=True, ready=True)
+
+    async def refresh(self) -> None:
+        return None
 
     async def run(
         self, card: ModelCard, task: Task, inputs: Mapping[str, Resource], ctx: RunContext

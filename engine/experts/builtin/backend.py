@@ -18,6 +18,11 @@ from engine.types import ModelCard, Resource, Task
 
 class BuiltinBackend:
     name = "builtin"
+    rank = 20  # after local models on disk (they are the better experts), before the network
+    ready_first = False  # a loaded tool is no reason to pass a local model by
+    own_cards = True
+    runs_cards_of: tuple[str, ...] = ()
+    offline = True
 
     def __init__(self, tools: Sequence[BuiltinTool]) -> None:
         self._tools: dict[str, BuiltinTool] = {}
@@ -47,6 +52,9 @@ class BuiltinBackend:
         if known.ok and tool.loaded and not known.ready:
             return Availability(ok=True, why=known.why, ready=True)
         return known
+
+    async def refresh(self) -> None:
+        return None  # availability looks at this machine only
 
     async def run(
         self, card: ModelCard, task: Task, inputs: Mapping[str, Resource], ctx: RunContext

@@ -54,6 +54,11 @@ def default_runners() -> dict[str, Runner]:
 
 class LocalBackend:
     name = "local"
+    rank = 10  # a model on this machine's disk is tried before any tool or service
+    ready_first = True  # and one already loaded goes before everything
+    own_cards = False  # local cards come from the shipped catalogue
+    runs_cards_of: tuple[str, ...] = ()
+    offline = True
 
     def __init__(
         self,
@@ -163,6 +168,9 @@ class LocalBackend:
                 return Path(found).parent
         return None
 
+    async def refresh(self) -> None:
+        return None  # availability looks at this machine only
+
     # ------------------------------------------------------------------ running
 
     async def run(
@@ -183,6 +191,14 @@ class LocalBackend:
         if bad:
             raise ExpertError(f"{card.id}: runner for {card.task} returned {bad}, not {runner.outputs}")
         return tuple(outputs)
+
+    def preload(self, card: ModelCard) -> None:
+        """Load ``card`` into the cache now (blocking: a worker thread, or a server's start-up),
+        so a server hosting it reports healthy only once the model is in memory."""
+        runner = self.runners.get(card.task)
+        if runner is None:
+            raise ExpertUnavailable(f"the local backend has no runner for {card.task}")
+        self._load(card, runner, self._load_spec(card, runner))
 
     async def _on_device(self, work: Callable[[], Sequence[Resource]]) -> Sequence[Resource]:
         """Run ``work`` in a thread holding a device slot until the thread ends: a caller
