@@ -3,8 +3,8 @@
     python -m benchmarks.ocr_languages
 
 Renders short notes in English, French, Spanish and Chinese (DejaVu Sans; WenQuanYi
-Micro Hei or Noto CJK for Chinese), clean and as a phone photo (slight tilt, blur,
-grey paper, noise), and reads each with several strategies:
+Micro Hei or Noto CJK for Chinese), clean at 44 px, as a phone photo (slight tilt,
+blur, grey paper, noise) and small (18 px), and reads each with several strategies:
 
 - ``eng``: English only (what the OCR tool did before it followed the language);
 - ``latin``: ``eng+fra+spa`` in one pass;
@@ -15,7 +15,10 @@ grey paper, noise), and reads each with several strategies:
 - ``osd``: Tesseract's script detection (``osd``) picks ``chi_sim+eng`` for Han and
   ``latin`` otherwise;
 - ``hint``: the note's own language (what a request in that language gives), plus
-  ``eng``.
+  ``eng``;
+- ``tool`` and ``tool-hinted``: what ``TesseractOCR`` itself does (upscaling small
+  images, the readings above, the second pass in the detected language), with no
+  request and with a request in the note's language.
 
 Figures: character accuracy (1 - edit distance / length of the expected text, spaces
 ignored for Chinese) per language and strategy, and seconds per note. Prints JSON.
@@ -84,13 +87,17 @@ def font_for(lang: str, size: int) -> ImageFont.FreeTypeFont:
     raise SystemExit(f"no font for {lang}: install fonts-dejavu-core and fonts-wqy-microhei")
 
 
-def render_note(lines: list[str], lang: str, photo: bool, seed: int = 0) -> Image.Image:
-    font = font_for(lang, 44)
+VARIANTS = ("clean", "photo", "small")
+
+
+def render_note(lines: list[str], lang: str, variant: str, seed: int = 0) -> Image.Image:
+    font = font_for(lang, 18 if variant == "small" else 44)
+    photo = variant == "photo"
     width = max(int(font.getlength(line)) for line in lines) + 80
-    img = Image.new("L", (width, 70 * len(lines) + 60), 255)
+    img = Image.new("L", (width, int(1.6 * font.size) * len(lines) + 60), 255)
     draw = ImageDraw.Draw(img)
     for n, line in enumerate(lines):
-        draw.text((40, 30 + 70 * n), line, fill=0, font=font)
+        draw.text((40, 30 + int(1.6 * font.size) * n), line, fill=0, font=font)
     if not photo:
         return img
     rng = random.Random(seed)
@@ -133,8 +140,42 @@ def read(image: Image.Image, langs: str) -> tuple[str, float, float]:
     return text, (mean(c for _, c in words) if words else 0.0), letters
 
 
+REQUESTS = {
+    "en": "read the text in this image aloud",
+    "fr": "Lis le texte de cette image à voix haute",
+    "es": "Lee el texto de esta imagen en voz alta",
+    "zh": "请把这张图片里的文字读出来",
+}
+
+
+def run_tool(image: Image.Image, request: str) -> str:
+    import tempfile
+
+    from engine.errors import ExpertError
+    from engine.experts.base import RunContext
+    from engine.experts.builtin.tesseract import TesseractOCR
+    from engine.types import Resource, Task
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "note.png"
+        image.save(path)
+        ctx = RunContext(output_dir=Path(folder), request_text=request)
+        try:
+            [out] = TesseractOCR().run(
+                Task(id=1, task="image-to-text", args={}), {"image": Resource(kind="image", path=path)}, ctx
+            )
+        except ExpertError:
+            return ""
+        return out.text or ""
+
+
 def strategy(name: str, image: Image.Image, lang: str) -> str:
     import pytesseract
+
+    if name == "tool":
+        return run_tool(image, "")
+    if name == "tool-hinted":
+        return run_tool(image, REQUESTS[lang])
 
     if name == "eng":
         return read(image, "eng")[0]
@@ -159,29 +200,39 @@ def strategy(name: str, image: Image.Image, lang: str) -> str:
     raise ValueError(name)
 
 
-STRATEGIES = ("eng", "latin", "all", "latin-then-chinese", "osd", "hint")
+STRATEGIES = ("eng", "latin", "all", "latin-then-chinese", "osd", "hint", "tool", "tool-hinted")
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
+    args = parser.parse_args()
     results: dict[str, dict[str, object]] = {}
-    for name in STRATEGIES:
+    for name in args.strategies:
         scores: dict[str, list[float]] = {}
+        by_variant: dict[str, list[float]] = {}
         seconds: list[float] = []
         for lang, notes in NOTES.items():
             for n, lines in enumerate(notes):
-                for photo in (False, True):
-                    image = render_note(lines, lang, photo, seed=n)
+                for variant in VARIANTS:
+                    image = render_note(lines, lang, variant, seed=n)
                     start = time.perf_counter()
                     got = strategy(name, image, lang)
                     seconds.append(time.perf_counter() - start)
-                    scores.setdefault(lang, []).append(char_accuracy(got, "\n".join(lines), lang))
+                    accuracy = char_accuracy(got, "\n".join(lines), lang)
+                    scores.setdefault(lang, []).append(accuracy)
+                    by_variant.setdefault(f"{lang}/{variant}", []).append(accuracy)
         results[name] = {
             "char_accuracy": {lang: round(mean(v), 3) for lang, v in scores.items()},
+            "by_variant": {key: round(mean(v), 3) for key, v in by_variant.items()},
             "mean": round(mean(mean(v) for v in scores.values()), 3),
             "s_per_note": round(mean(seconds), 3),
         }
         print(f"{name}: {results[name]}", file=sys.stderr)
-    print(json.dumps({"notes_per_language": 2 * len(NOTES["en"]), "strategies": results}, indent=2))
+    notes = len(VARIANTS) * len(NOTES["en"])
+    print(json.dumps({"notes_per_language": notes, "strategies": results}, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

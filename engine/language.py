@@ -43,10 +43,14 @@ LATIN_LANGUAGES = ("en", "fr", "es", "de", "it", "pt")
 # Languages a script alone identifies, in the order the scripts are checked.
 SCRIPT_LANGUAGES = ("ja", "ko", "zh", "ru", "ar", "el", "he", "th", "hi")
 SUPPORTED = (*LATIN_LANGUAGES, *SCRIPT_LANGUAGES)
+# The languages the bot serves users in (its tools and messages): a subset of SUPPORTED
+# that choices among many languages (Whisper's 99) are narrowed to.
+SERVED = ("en", "zh", "fr", "es", "de", "it", "pt", "ja", "ko", "ru", "ar")
 
 __all__ = [
     "LANGUAGE_NAMES",
     "LATIN_LANGUAGES",
+    "SERVED",
     "SUPPORTED",
     "UNDETERMINED",
     "LanguageGuess",

@@ -5,7 +5,7 @@ part of model.bin, ``-2`` the rest plus config and tokenizer); on first load the
 joined once into one folder under the cache dir, which faster-whisper then reads.
 
 The spoken language is chosen before transcribing, from Whisper's own language
-probabilities restricted to the languages the bot serves (``engine.language.SUPPORTED``):
+probabilities restricted to the languages the bot serves (``engine.language.SERVED``):
 left to choose among all of Whisper's 99, it hears eSpeak NG's Mandarin as Thai. A plan
 argument (``language``) is taken as given; the request's language, when known, wins
 whenever Whisper finds it plausible (a French user's French memo), and otherwise the
@@ -27,7 +27,7 @@ from engine.experts.builtin.audio import load_audio_16k
 from engine.experts.builtin.base import ModelTool
 from engine.experts.builtin.language import argument_language, request_language
 from engine.experts.builtin.resources import path_arg
-from engine.language import SUPPORTED
+from engine.language import SERVED
 from engine.types import Resource, Task
 
 DEFAULT_CACHE = Path.home() / ".cache" / "hugginggpt-bot"
@@ -132,5 +132,5 @@ def choose_language(probabilities: Sequence[tuple[str, float]], hint: str | None
     probs = dict(probabilities)
     if hint and probs.get(hint, 0.0) >= PLAUSIBLE:
         return hint
-    served = [(p, code) for code, p in probs.items() if code in SUPPORTED]
+    served = [(p, code) for code, p in probs.items() if code in SERVED]
     return max(served)[1] if served else None
