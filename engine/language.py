@@ -83,13 +83,24 @@ _MENTION = re.compile(r"(?:<[@#!&][^>]*>|[@#]\w+)")
 _CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
 _QUOTED = re.compile(r"\"[^\"]+\"|“[^”]+”|«[^»]+»|„[^“”]+[“”]|「[^」]+」|『[^』]+』|‘[^’]+’|(?<!\w)'[^']+'(?!\w)")
 _NUMBER = re.compile(r"[-+]?\d[\d.,:/%]*")
+# identifiers a reply quotes whatever its language: model ids and paths (builtin/tesseract-ocr),
+# slash commands, dotted or snake_case keys (limits.max_attachment_mb), task names (image-to-text)
+_IDENTIFIER = re.compile(
+    r"\b[\w.-]+/[\w./-]+|(?<![\w/])/\w+|\b\w+(?:[._]\w+)+\b|\b[a-z0-9]+(?:-[a-z0-9]+){2,}\b"
+)
+
+
+def _without_names(text: str) -> str:
+    for pattern in (_CODE, _URL, _MENTION, _FILE, _IDENTIFIER):
+        text = pattern.sub(" ", text)
+    return text
 
 
 def language_text(text: str, keep_quotes: bool = False) -> str:
     """``text`` without what says nothing of its language: links, file names, mentions,
-    code, numbers and (unless ``keep_quotes``, or when nothing else is left) quotes."""
-    for pattern in (_CODE, _URL, _MENTION, _FILE):
-        text = pattern.sub(" ", text)
+    code, identifiers (model ids, task names, config keys), numbers and (unless
+    ``keep_quotes``, or when nothing else is left) quotes."""
+    text = _without_names(text)
     if not keep_quotes:
         unquoted = _QUOTED.sub(" ", text)
         if _letters(unquoted):
@@ -281,7 +292,7 @@ def detect_language(text: str, candidates: Collection[str] | None = None) -> Lan
     return LanguageGuess(best, round(confidence, 3))
 
 
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s*|\n+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*|\n+")
 
 
 def is_in_language(text: str, lang: str, min_share: float = 0.6) -> bool:
@@ -292,7 +303,7 @@ def is_in_language(text: str, lang: str, min_share: float = 0.6) -> bool:
     code = language_code(lang) or lang
     held = 0
     judged = 0
-    for sentence in _SENTENCE.split(text):
+    for sentence in _SENTENCE.split(_without_names(text)):
         cleaned = language_text(sentence)
         weight = _letters(cleaned)
         if not weight:
