@@ -142,7 +142,11 @@ async def taskbench(encoder: Any) -> dict[str, object]:
             pooled.gold += part.gold
         exact += report.exact
         count += report.n
-    pooled = {"node_f1": round(nodes.f1, 3), "edge_f1": round(edges.f1, 3), "exact_task_set": round(exact / count, 3)}
+    pooled = {
+        "node_f1": round(nodes.f1, 3),
+        "edge_f1": round(edges.f1, 3),
+        "exact_task_set": round(exact / count, 3),
+    }
     return {"pooled": pooled, "requests": count, "sets": sets}
 
 
@@ -168,7 +172,9 @@ def picker_on_phrases(encoder: Any) -> dict[str, object]:
     def attached(task: str) -> list[Resource]:
         """The files such a request comes with: one of each media kind the task reads."""
         kinds = TASK_SPECS[task].input_kinds.values() if task in TASK_SPECS else ()
-        return [Resource(kind=k, path=Path(f"example{suffix[k]}")) for k in dict.fromkeys(kinds) if k in suffix]
+        return [
+            Resource(kind=k, path=Path(f"example{suffix[k]}")) for k in dict.fromkeys(kinds) if k in suffix
+        ]
 
     def tasks(text: str, files: list[Resource]) -> list[str]:
         plan = picker.propose(text, files)
@@ -176,7 +182,9 @@ def picker_on_phrases(encoder: Any) -> dict[str, object]:
 
     exact = {}
     for lang in ("en", *LANGS):
-        right = [tasks(r[lang], attached(r["task"])) == ([] if r["task"] == "none" else [r["task"]]) for r in rows]
+        right = [
+            tasks(r[lang], attached(r["task"])) == ([] if r["task"] == "none" else [r["task"]]) for r in rows
+        ]
         exact[lang] = round(mean(right), 3)
     image = attached("image-to-text")
     return {

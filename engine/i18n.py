@@ -94,7 +94,9 @@ class Messages:
         """The form of ``message`` for the count ``n`` (also passed as ``{count}``)."""
         params.setdefault("count", n)
         english = message.singular if n == 1 else message.plural
-        return _format(self._translations.ngettext(message.singular, message.plural, n), english, self.lang, params)
+        return _format(
+            self._translations.ngettext(message.singular, message.plural, n), english, self.lang, params
+        )
 
 
 def _format(text: str, english: str, lang: str, params: dict[str, object]) -> str:

@@ -82,7 +82,9 @@ _URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
 _FILE = re.compile(r"\b[\w.-]+\.[A-Za-z][A-Za-z0-9]{1,4}\b")
 _MENTION = re.compile(r"(?:<[@#!&][^>]*>|[@#]\w+)")
 _CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
-_QUOTED = re.compile(r"\"[^\"]+\"|“[^”]+”|«[^»]+»|„[^“”]+[“”]|「[^」]+」|『[^』]+』|‘[^’]+’|(?<!\w)'[^']+'(?!\w)")
+_QUOTED = re.compile(
+    r"\"[^\"]+\"|“[^”]+”|«[^»]+»|„[^“”]+[“”]|「[^」]+」|『[^』]+』|‘[^’]+’|(?<!\w)'[^']+'(?!\w)"
+)
 _NUMBER = re.compile(r"[-+]?\d[\d.,:/%]*")
 # identifiers a reply quotes whatever its language: model ids and paths (builtin/tesseract-ocr),
 # slash commands, dotted or snake_case keys (limits.max_attachment_mb), task names (image-to-text)
@@ -197,13 +199,11 @@ _CUE_WORDS: dict[str, dict[str, float]] = {
         2.0,
     ),
     "it": dict.fromkeys(
-        "grazie ciao prego perché cosa sono c'è anche ecco allora adesso dimmi fammi "
-        "gli della".split(),
+        "grazie ciao prego perché cosa sono c'è anche ecco allora adesso dimmi fammi gli della".split(),
         2.0,
     ),
     "de": dict.fromkeys(
-        "bitte danke hallo nicht ist das und ich du mal nochmal kannst was jetzt auch "
-        "schon genau".split(),
+        "bitte danke hallo nicht ist das und ich du mal nochmal kannst was jetzt auch schon genau".split(),
         2.0,
     ),
 }

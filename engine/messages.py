@@ -150,7 +150,5 @@ TERMINAL_FILE_UNREADABLE = N_("{path}: cannot read it ({reason})")
 def all_messages() -> dict[str, str | Plural]:
     """Every message constant of this module, by name."""
     return {
-        name: value
-        for name, value in globals().items()
-        if name.isupper() and isinstance(value, str | Plural)
+        name: value for name, value in globals().items() if name.isupper() and isinstance(value, str | Plural)
     }

@@ -72,7 +72,10 @@ def test_template_matches_the_messages_module() -> None:
 
 
 def test_messages_come_out_in_the_asked_language() -> None:
-    assert translate("fr", M.EMPTY_REQUEST) == "Envoyez-moi une demande en quelques mots, avec des fichiers si vous voulez."
+    assert (
+        translate("fr", M.EMPTY_REQUEST)
+        == "Envoyez-moi une demande en quelques mots, avec des fichiers si vous voulez."
+    )
     assert translate("es-MX", M.DIGEST_ALL_DONE) == "Hecho. Esto es lo que hice:"
     assert translate("zh-CN", M.APOLOGY_NO_PLAN, error="x") == "抱歉，我无法为此制定计划：x"
     assert translate("French", M.DIGEST_ATTACHED, files="a.wav") == "En pièce jointe : a.wav"

@@ -84,13 +84,13 @@ def test_the_benchmark_lines_stay_mostly_right(name: str) -> None:
 
 
 def test_reply_language_check() -> None:
-    french = 'Terminé. Voici ce que j\'ai fait : j\'ai lu "Buy milk" dans note.png et je l\'ai lu à voix haute (2.5 s).'
+    french = "Terminé. Voici ce que j'ai fait : j'ai lu \"Buy milk\" dans note.png et je l'ai lu à voix haute (2.5 s)."
     assert is_in_language(french, "fr")
     assert not is_in_language(french, "en")
     assert is_in_language("完成。我做了以下这些：读取了 note.png 里的文字 “Hello world”。", "zh")
     assert not is_in_language("Done. Here is what I did: read the text in note.png.", "zh")
-    assert is_in_language("Hecho. Esto es lo que hice:\n- #1 image-to-text: \"Meeting at 3 pm\"", "es")
-    digest = "Terminé. Voici ce que j'ai fait :\n- #1 image-to-text avec builtin/tesseract-ocr : \"Buy milk\""
+    assert is_in_language('Hecho. Esto es lo que hice:\n- #1 image-to-text: "Meeting at 3 pm"', "es")
+    digest = 'Terminé. Voici ce que j\'ai fait :\n- #1 image-to-text avec builtin/tesseract-ocr : "Buy milk"'
     assert is_in_language(digest, "fr")  # task names and model ids are not English words
     assert is_in_language("上限为 25 MB（limits.max_attachment_mb），请发送更小的文件。", "zh")
     assert is_in_language("note.png 42", "fr")  # nothing to judge: passes

@@ -38,7 +38,9 @@ def need_tesseract_languages(*codes: str) -> TesseractOCR:
     assert isinstance(tool, TesseractOCR)
     missing = [c for c in codes if c not in tool.installed_languages()]
     if missing:
-        pytest.skip(f"Tesseract language data missing: {', '.join(missing)} (scripts/bootstrap.sh installs them)")
+        pytest.skip(
+            f"Tesseract language data missing: {', '.join(missing)} (scripts/bootstrap.sh installs them)"
+        )
     return tool
 
 
@@ -159,7 +161,9 @@ def apertium_with(*modes: str) -> ApertiumTranslate:
 
 def test_french_goes_to_english_through_spanish(tmp_path: Path) -> None:
     tool = apertium_with("fr-es", "spa-eng")
-    [out] = run_tool(tool, tmp_path, {"text": text("Le chat est sur la table.")}, request="traduis en anglais")
+    [out] = run_tool(
+        tool, tmp_path, {"text": text("Le chat est sur la table.")}, request="traduis en anglais"
+    )
     assert out.data == {"source": "fr", "target": "en"}
     assert "cat" in out.text and "table" in out.text
 

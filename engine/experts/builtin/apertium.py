@@ -30,9 +30,7 @@ from engine.language import detect_language, language_code, language_label
 from engine.language_names import target_language
 from engine.types import Resource, Task
 
-CONFIGURE = (
-    "set HF_TOKEN for a hosted translation model, or run one on a GPU through experts.local"
-)
+CONFIGURE = "set HF_TOKEN for a hosted translation model, or run one on a GPU through experts.local"
 
 
 def parse_modes(listing: str) -> dict[tuple[str, str], str]:
@@ -90,7 +88,9 @@ class ApertiumTranslate(BuiltinTool):
         if shutil.which("apertium") is None:
             return Availability(False, "install Apertium (Debian: apt-get install apertium apertium-eng-spa)")
         if not self.pairs():
-            return Availability(False, "install an Apertium language pair (Debian: apt-get install apertium-eng-spa)")
+            return Availability(
+                False, "install an Apertium language pair (Debian: apt-get install apertium-eng-spa)"
+            )
         return Availability(True)
 
     def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
@@ -102,7 +102,9 @@ class ApertiumTranslate(BuiltinTool):
             guess = detect_language(text)
             source = guess.code if guess.known else "en"
         # An explicit hint wins over the guess: short texts are easy to misjudge.
-        target = target_language(task.args, ctx.request_text) or _default_target(source, request_language(ctx))
+        target = target_language(task.args, ctx.request_text) or _default_target(
+            source, request_language(ctx)
+        )
         if target == source:
             return [Resource(kind="text", text=text, data={"source": source, "target": target})]
         modes = route(self.pairs(), source, target)

@@ -55,7 +55,9 @@ CJK = {"chi_sim", "jpn", "kor"}
 _GOOD_CONFIDENCE = 60.0
 _GOOD_LETTERS = 0.5
 _TRUSTED_GUESS = 0.6  # detected language of an unhinted reading trusted for a second pass
-_CJK_GAP = re.compile(r"(?<=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]) (?=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])")
+_CJK_GAP = re.compile(
+    r"(?<=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]) (?=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])"
+)
 
 
 def upscale_factor(image: Any) -> float:
@@ -67,8 +69,8 @@ def upscale_factor(image: Any) -> float:
     Chinese read at three times its size comes out as noise."""
     import numpy as np
 
-    ink = np.asarray(image) < 128
-    rows = ink.any(axis=1)
+    ink: np.ndarray = np.asarray(image) < 128
+    rows: list[bool] = np.any(ink, axis=1).tolist()
     runs: list[int] = []
     height = 0
     for has_ink in rows:
@@ -120,7 +122,9 @@ class TesseractOCR(BuiltinTool):
         if importlib.util.find_spec("pytesseract") is None:
             return Availability(False, "install the pytesseract package (pip install pytesseract)")
         if "eng" not in self.installed_languages():
-            return Availability(False, "install Tesseract's English data (Debian: apt-get install tesseract-ocr-eng)")
+            return Availability(
+                False, "install Tesseract's English data (Debian: apt-get install tesseract-ocr-eng)"
+            )
         return Availability(True)
 
     def installed_languages(self) -> frozenset[str]:
@@ -173,7 +177,12 @@ class TesseractOCR(BuiltinTool):
         if hint is None and best.good and "+" in best.langs and not CJK & set(best.langs.split("+")):
             guess = detect_language(best.text)
             code = TESSERACT_CODES.get(guess.code)
-            if guess.confidence >= _TRUSTED_GUESS and code and code != "eng" and code in self.installed_languages():
+            if (
+                guess.confidence >= _TRUSTED_GUESS
+                and code
+                and code != "eng"
+                and code in self.installed_languages()
+            ):
                 return self._read(image, f"{code}+eng", timeout)
         return best
 
