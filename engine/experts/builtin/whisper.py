@@ -121,9 +121,9 @@ class WhisperASR(ModelTool):
         )
         # Greedy decoding: on a 2-core host beam search costs more than it wins back.
         # The VAD filter skips silence, which is quicker and stops Whisper inventing words there.
-        segments, _info = model.transcribe(audio, beam_size=1, vad_filter=True, language=language)
+        segments, info = model.transcribe(audio, beam_size=1, vad_filter=True, language=language)
         text = " ".join(seg.text.strip() for seg in segments).strip()
-        return [Resource(kind="text", text=text or NO_SPEECH, data={"language": language})]
+        return [Resource(kind="text", text=text or NO_SPEECH, data={"language": language or info.language})]
 
 
 def choose_language(probabilities: Sequence[tuple[str, float]], hint: str | None) -> str | None:
