@@ -21,6 +21,7 @@ import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 
+from engine import messages
 from engine.errors import ExpertError, ExpertUnavailable
 from engine.experts.base import Availability, RunContext
 from engine.experts.builtin.base import BuiltinTool
@@ -29,8 +30,6 @@ from engine.experts.builtin.resources import run_program, text_arg
 from engine.language import detect_language, language_code, language_label
 from engine.language_names import target_language
 from engine.types import Resource, Task
-
-CONFIGURE = "set HF_TOKEN for a hosted translation model, or run one on a GPU through experts.local"
 
 
 def parse_modes(listing: str) -> dict[tuple[str, str], str]:
@@ -110,8 +109,11 @@ class ApertiumTranslate(BuiltinTool):
         modes = route(self.pairs(), source, target)
         if modes is None:
             raise ExpertUnavailable(
-                f"no offline translation from {language_label(source)} to {language_label(target)} "
-                f"(Apertium has {_pair_list(self.pairs())}): {CONFIGURE}"
+                messages.TRANSLATION_NO_PAIR.format(
+                    source=language_label(source),
+                    target=language_label(target),
+                    pairs=_pair_list(self.pairs()),
+                )
             )
         for mode in modes:  # -u: no "*" marks on unknown words
             text = run_program(["apertium", "-u", mode], stdin=text, timeout=ctx.timeout).strip()

