@@ -11,7 +11,11 @@ ROOT=$PWD
 VENV=${VENV:-$ROOT/.venv}
 PY=${PYTHON:-python3}
 WHEELS=${HGB_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hugginggpt-bot/wheels}
-APT_PACKAGES="python3-venv python3-dev build-essential cmake tesseract-ocr tesseract-ocr-eng espeak-ng ffmpeg apertium apertium-eng-spa fonts-dejavu-core fonts-wqy-microhei chromium"
+# OCR data and Apertium pairs for the languages the bot follows (en, fr, es, zh; pt and it
+# through Spanish); a CJK font renders Chinese notes in the tests and benchmarks; chromium
+# runs the web page's browser test.
+APT_PACKAGES="python3-venv python3-dev build-essential cmake tesseract-ocr tesseract-ocr-eng espeak-ng ffmpeg apertium apertium-eng-spa"
+APT_PACKAGES="$APT_PACKAGES tesseract-ocr-fra tesseract-ocr-spa tesseract-ocr-chi-sim apertium-fr-es apertium-es-pt apertium-spa-ita fonts-dejavu-core fonts-wqy-microhei chromium"
 STAMP=$VENV/.bootstrap-done
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
