@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from engine.errors import InputError, LLMError, LLMTimeout, PlanError
+from engine.errors import InputError, LLMBadOutput, LLMError, LLMTimeout, PlanError
 from engine.events import Done, EventCallback, PlanReady, Responding, Started
 from engine.experts.base import ExpertBackend
 from engine.llm.base import LLM, CountingLLM
@@ -119,6 +119,8 @@ def _roots(request: Request) -> tuple:
 def _apology(exc: Exception) -> str:
     if isinstance(exc, LLMTimeout):
         return f"Sorry, the language model took too long to answer ({exc}). Please try again."
+    if isinstance(exc, LLMBadOutput):
+        return f"Sorry, the language model's answer was unusable: {exc}"
     if isinstance(exc, LLMError):
         return f"Sorry, I couldn't reach the language model: {exc}"
     if isinstance(exc, InputError):

@@ -17,9 +17,10 @@ Rules:
 - "task" is one of the task types below; use the fewest tasks that do what the user asked.
 - "id" counts from 0. "dep" lists the ids whose output this task needs, or [-1] when none.
 - An argument that is another task's output is written "<GENERATED>-ID" (for example "<GENERATED>-0").
-- Argument values: a file name from the user's files for image/audio/video, the exact text for text.
+- An image, audio or video argument is a file name from the user's files; a text argument is the text itself, never a file name.
+- Where the request lists candidate models for a task type, add "model": ID to that task: the candidate that best fits the request (its language, content and kind of output); more downloads means better tested.
 - If the request needs no expert (greetings, general questions), answer with {{"tasks": []}}.
-Task types (arguments -> outputs):
+Task types: name (arguments; ? = optional) -> outputs: what it does
 {tasks}"""
 
 PLAN_RETRY = (
@@ -27,8 +28,21 @@ PLAN_RETRY = (
     'Answer again with only the JSON {{"tasks": [...]}}, nothing else.'
 )
 
-PLAN_MODELS = """Model choice: for a task of a type listed here, also add "model": ID, the candidate that best fits the request (its language, content and the kind of output wanted); more downloads means better tested.
-{listing}"""
+# Starts the request-specific list of model choices in the planner's last message.
+CANDIDATES_HEADING = "Candidate models:"
+
+
+def plan_system() -> str:
+    """The planner's system message: the same text for every request, so a server's
+    prompt cache reuses it; what varies per request goes in later messages."""
+    return PLAN_SYSTEM.format(tasks=task_catalogue())
+
+
+def candidate_models(models: Mapping[str, Sequence[ModelCard]]) -> str:
+    """The model choices for this request's likely task types, appended to its message."""
+    if not models:
+        return ""
+    return f"\n{CANDIDATES_HEADING}\n{model_listing(models)}"
 
 
 def model_listing(models: Mapping[str, Sequence[ModelCard]]) -> str:
@@ -51,9 +65,14 @@ CHAT_SYSTEM = (
 
 
 def task_catalogue() -> str:
+    """One line a task type: ``- name (image, text?) -> text: what it does``; an argument
+    is written by its kind, or ``name:kind`` where its name says something else."""
     lines = []
     for spec in TASK_SPECS.values():
-        args = ", ".join(f"{a.name}: {a.kind}{'' if a.required else ' (optional)'}" for a in spec.inputs)
+        args = ", ".join(
+            f"{a.name if a.name == a.kind else f'{a.name}:{a.kind}'}{'' if a.required else '?'}"
+            for a in spec.inputs
+        )
         lines.append(f"- {spec.name} ({args}) -> {'/'.join(spec.outputs)}: {spec.description}")
     return "\n".join(lines)
 

@@ -245,8 +245,10 @@ async def test_planner_chooses_the_model_without_a_selection_call(openai_server,
     openai_server.responder = router([plan])
     engine, backend = make(openai_server.base_url, _two_tts_backend(), choose_with_llm=True)
     outcome = await engine.run(request(tmp_path, "say hi"))
-    system = openai_server.requests[0]["messages"][0]["content"]
-    assert "- text-to-speech: fake/text-to-speech" in system and "fake/other-tts" in system
+    messages = openai_server.requests[0]["messages"]
+    request_message = messages[-1]["content"]  # the choices are request-specific: last, not in the system
+    assert "- text-to-speech: fake/text-to-speech" in request_message and "fake/other-tts" in request_message
+    assert "fake/other-tts" not in messages[0]["content"]
     assert outcome.selections[0].card.id == "fake/other-tts"
     assert outcome.selections[0].reason == "chosen by the planner for this request"
     assert [stage_of(r) for r in openai_server.requests] == ["plan", "respond"]
