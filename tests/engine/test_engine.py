@@ -162,6 +162,16 @@ async def test_unreachable_llm_gives_a_clear_reply(tmp_path, make):
     assert outcome.error and "reach" in outcome.reply.text.lower()
 
 
+async def test_unusable_answers_are_not_called_unreachable(openai_server, tmp_path, make):
+    """The server answers, but never usably (empty content): the apology says so."""
+    openai_server.responder = lambda body: Reply.empty()
+    engine, _ = make(openai_server.base_url)
+    outcome = await engine.run(request(tmp_path, "draw a cat"))
+    assert outcome.error and "empty answer" in outcome.error
+    assert "answer was unusable" in outcome.reply.text and "reach" not in outcome.reply.text
+    assert outcome.plan is not None and "unusable twice" in (outcome.plan.note or "")
+
+
 async def test_slow_llm_times_out_cleanly(openai_server, tmp_path, make):
     openai_server.script(Reply("[]", delay=3))
     engine, _ = make(openai_server.base_url)
