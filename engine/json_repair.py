@@ -85,9 +85,11 @@ def _value_depth(value: Any, limit: int) -> int:
 
 
 def _decode(text: str) -> Any:
-    """json.loads that fails only with JSONDecodeError-like ValueErrors (never RecursionError)."""
+    """json.loads that fails only with ValueError (never RecursionError). Control characters
+    inside strings are taken (``strict=False``): grammars built from a JSON Schema, such as
+    llama-cpp-python's, let a model write a raw newline inside a string."""
     try:
-        return json.loads(text)
+        return json.loads(text, strict=False)
     except RecursionError as exc:
         raise ValueError("nested too deeply") from exc
 
@@ -112,7 +114,7 @@ def _load(text: str, max_depth: int) -> Any:
         raise NoJSON("")
     body = text[start.start() :]
     try:
-        value, end = json.JSONDecoder().raw_decode(body)
+        value, end = json.JSONDecoder(strict=False).raw_decode(body)
     except (ValueError, RecursionError) as exc:  # ValueError: also an int too long to convert
         first_error: Exception = exc
     else:
