@@ -99,16 +99,19 @@ def ms_summary(seconds: Sequence[float]) -> dict[str, float]:
 
 
 def request_of(messages: Sequence[Mapping[str, str]]) -> str:
-    """The user's request text in a planning call (without the appended files and models)."""
-    return messages[-1]["content"].split("\nFiles available:")[0].split(f"\n{CANDIDATES_HEADING}")[0]
+    """The user's request text in a planning call (without the model choices and files)."""
+    content = messages[-1]["content"]
+    if content.startswith(CANDIDATES_HEADING):
+        content = content.split("\n\n", 1)[1]
+    return content.split("\nFiles available:")[0]
 
 
 def _with_models(plan_json: str, request: str) -> str:
     """A compliant planner: where the request lists model candidates for a task type, the
-    plan names the first one (the "Candidate models" list of the planner's last message)."""
-    if CANDIDATES_HEADING not in request:
+    plan names the first one (the "Candidate models" list opening the planner's last message)."""
+    if not request.startswith(CANDIDATES_HEADING):
         return plan_json
-    listing = request.split(CANDIDATES_HEADING, 1)[1]
+    listing = request.split("\n\n", 1)[0]
     first = {}
     for line in listing.splitlines():
         if line.startswith("- ") and ": " in line:

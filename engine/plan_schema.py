@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.tasks import TASK_SPECS, TaskSpec
@@ -10,18 +10,21 @@ from engine.tasks import TASK_SPECS, TaskSpec
 __all__ = ["plan_json_schema"]
 
 
-def plan_json_schema(task_names: Sequence[str], max_tasks: int, with_model: bool = False) -> dict[str, Any]:
+def plan_json_schema(
+    task_names: Sequence[str], max_tasks: int, models: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
     """JSON Schema of a plan, for constrained decoding (response_format, llama.cpp grammars).
 
     Each task type is its own alternative (``anyOf``) whose ``args`` are exactly that
     type's arguments, its required ones required: a grammar built from it cannot
     invent an argument name or leave one out, which small models otherwise do. Every
     array is bounded (a grammar-bound model otherwise repeats an array item until cut
-    off). References and kinds are still checked by ``parse_plan``, which a schema
-    cannot express. ``with_model`` allows an optional "model" per task, for a planner
-    that also chooses models.
+    off). ``models`` (task type -> candidate model ids) makes a task of such a type
+    name one of its candidates in ``"model"``, so the planning call also chooses the
+    model and the selection stage needs no call of its own. References and kinds are
+    still checked by ``parse_plan``, which a schema cannot express.
     """
-    variants = [_task_schema(TASK_SPECS[name], max_tasks, with_model) for name in task_names]
+    variants = [_task_schema(TASK_SPECS[name], max_tasks, (models or {}).get(name)) for name in task_names]
     return {
         "title": "plan",
         "type": "array",
@@ -30,7 +33,7 @@ def plan_json_schema(task_names: Sequence[str], max_tasks: int, with_model: bool
     }
 
 
-def _task_schema(spec: TaskSpec, max_tasks: int, with_model: bool) -> dict[str, Any]:
+def _task_schema(spec: TaskSpec, max_tasks: int, candidates: Sequence[str] | None) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "task": {"type": "string", "enum": [spec.name]},
         "id": {"type": "integer", "minimum": 0},
@@ -42,11 +45,8 @@ def _task_schema(spec: TaskSpec, max_tasks: int, with_model: bool) -> dict[str, 
             "additionalProperties": False,
         },
     }
-    if with_model:
-        properties["model"] = {"type": "string"}
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": ["task", "id", "dep", "args"],
-        "additionalProperties": False,
-    }
+    required = ["task", "id", "dep", "args"]
+    if candidates:
+        properties["model"] = {"type": "string", "enum": list(candidates)}
+        required.append("model")
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}

@@ -125,7 +125,7 @@ class Planner:
             # earlier turns are context, not instructions to re-plan: the planner sees them as chat
             messages.append(ChatMessage(role, text))
         messages.append(
-            ChatMessage("user", request.text + describe_files(request.attachments) + candidate_models(models))
+            ChatMessage("user", candidate_models(models) + request.text + describe_files(request.attachments))
         )
         return messages
 
@@ -164,7 +164,8 @@ class Planner:
             models = await self._likely_models(request, demos, models or {})
         messages = self._messages(request, demos, models or {})
         # An object at the root: OpenAI's structured output refuses a bare array.
-        tasks_schema = plan_json_schema(task_names, self.max_tasks, with_model=bool(models))
+        choices = {task: [card.id for card in cards] for task, cards in (models or {}).items()}
+        tasks_schema = plan_json_schema(task_names, self.max_tasks, models=choices)
         schema = {
             "type": "object",
             "properties": {"tasks": tasks_schema},

@@ -28,7 +28,7 @@ PLAN_RETRY = (
     'Answer again with only the JSON {{"tasks": [...]}}, nothing else.'
 )
 
-# Starts the request-specific list of model choices in the planner's last message.
+# Starts the request-specific list of model choices that opens the planner's last message.
 CANDIDATES_HEADING = "Candidate models:"
 
 
@@ -39,10 +39,12 @@ def plan_system() -> str:
 
 
 def candidate_models(models: Mapping[str, Sequence[ModelCard]]) -> str:
-    """The model choices for this request's likely task types, appended to its message."""
+    """The model choices for this request's likely task types, put before the request in
+    its message: the request stays the last thing the planner reads (a listing after it
+    made a small model plan only the listed task types)."""
     if not models:
         return ""
-    return f"\n{CANDIDATES_HEADING}\n{model_listing(models)}"
+    return f"{CANDIDATES_HEADING}\n{model_listing(models)}\n\n"
 
 
 def model_listing(models: Mapping[str, Sequence[ModelCard]]) -> str:

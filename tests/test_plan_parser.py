@@ -466,8 +466,10 @@ def test_plan_json_schema() -> None:
     assert transform["properties"]["args"]["required"] == ["image"]  # its text is optional
     assert set(transform["properties"]["args"]["properties"]) == {"image", "text"}
     assert set(caption["required"]) == {"task", "id", "dep", "args"} and "model" not in caption["properties"]
-    single = plan_json_schema(["text-to-speech"], 2, with_model=True)["items"]
-    assert single["properties"]["task"]["enum"] == ["text-to-speech"] and "model" in single["properties"]
+    single = plan_json_schema(["text-to-speech"], 2, models={"text-to-speech": ["a/tts", "b/tts"]})["items"]
+    assert single["properties"]["task"]["enum"] == ["text-to-speech"]
+    assert single["properties"]["model"] == {"type": "string", "enum": ["a/tts", "b/tts"]}
+    assert "model" in single["required"]  # a listed choice is made in the planning call
     json.dumps(schema)  # serialisable as sent in response_format
 
 

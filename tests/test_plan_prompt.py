@@ -95,8 +95,8 @@ async def test_request_specific_parts_come_last(tmp_path: Path) -> None:
     assert [m.role for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert messages[1].content == DEMOS[0][0]
     last = messages[-1].content
-    assert last.startswith("Read the text in this image aloud\nFiles available: page.png (image)")
-    assert f"\n{CANDIDATES_HEADING}\n- image-to-text: org/image-to-text-a (local, 10 downloads)" in last
+    assert last.startswith(f"{CANDIDATES_HEADING}\n- image-to-text: org/image-to-text-a (local, 10 downloads)")
+    assert last.endswith("\n\nRead the text in this image aloud\nFiles available: page.png (image)")
 
 
 async def test_only_the_likely_task_types_are_listed(tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ async def test_only_the_likely_task_types_are_listed(tmp_path: Path) -> None:
     last = (await messages_for(planner, Request("Read it aloud", tmp_path, attachments=(page(tmp_path),))))[
         -1
     ].content
-    listed = [line.split(":")[0][2:] for line in last.split(CANDIDATES_HEADING)[1].strip().splitlines()]
+    listed = [line.split(":")[0][2:] for line in last.split("\n\n")[0].splitlines()[1:]]
     assert listed == ["image-to-text", "text-to-speech"]
 
 
