@@ -95,7 +95,9 @@ async def test_request_specific_parts_come_last(tmp_path: Path) -> None:
     assert [m.role for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert messages[1].content == DEMOS[0][0]
     last = messages[-1].content
-    assert last.startswith(f"{CANDIDATES_HEADING}\n- image-to-text: org/image-to-text-a (local, 10 downloads)")
+    assert last.startswith(
+        f"{CANDIDATES_HEADING}\n- image-to-text: org/image-to-text-a (local, 10 downloads)"
+    )
     assert last.endswith("\n\nRead the text in this image aloud\nFiles available: page.png (image)")
 
 
