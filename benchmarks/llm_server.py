@@ -180,8 +180,18 @@ async def run(
     threads: int = 2,
     n_ctx: int = 4096,
     offline: bool = False,
+    structured_output: str = "auto",
+    demos: int = 4,
 ) -> dict[str, Any]:
-    params = {"requests": requests, "client": client, "threads": threads, "n_ctx": n_ctx, "offline": offline}
+    params = {
+        "requests": requests,
+        "client": client,
+        "threads": threads,
+        "n_ctx": n_ctx,
+        "offline": offline,
+        "structured_output": structured_output,
+        "demos": demos,
+    }
     from engine.errors import LLMUnavailable
     from engine.llm.embedded import default_cache_dir, qwen_coder_path
     from tests.llamacpp import LlamaCppServer, server_missing
@@ -210,8 +220,9 @@ async def run(
                         "base_url": server.base_url,
                         "model": MODEL_ALIAS,
                         "timeout": 300,
+                        "structured_output": structured_output,
                     },
-                    "planner": {"mode": "llm"},
+                    "planner": {"mode": "llm", "demos": demos},
                     "data_dir": str(folder / "data"),
                 }
             )
@@ -255,11 +266,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--offline", action="store_true", help="HF_HUB_OFFLINE=1: only cached hub models compete"
     )
+    parser.add_argument(
+        "--structured-output", default="auto", choices=("auto", "json_schema", "json_object", "none")
+    )
+    parser.add_argument("--demos", type=int, default=4, help="planner.demos: retrieved demos per request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     load_before = os.getloadavg()[0]
     figure = asyncio.run(
-        run(requests=args.requests, client=args.client, threads=args.threads, offline=args.offline)
+        run(
+            requests=args.requests,
+            client=args.client,
+            threads=args.threads,
+            offline=args.offline,
+            structured_output=args.structured_output,
+            demos=args.demos,
+        )
     )
     figure["load_avg_1m_before"] = round(load_before, 2)
     figure["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
