@@ -220,7 +220,8 @@ async def run(
                         "base_url": server.base_url,
                         "model": MODEL_ALIAS,
                         "timeout": 300,
-                        "structured_output": structured_output,
+                        # the default left out, so the figure also runs on code that predates the key
+                        **({} if structured_output == "auto" else {"structured_output": structured_output}),
                     },
                     "planner": {"mode": "llm", "demos": demos},
                     "data_dir": str(folder / "data"),

@@ -26,9 +26,9 @@ _MESSAGE_KEYS = ("message", "detail", "error", "msg")
 _MAX_WORDS = 400  # characters of the server's message kept in ours
 
 # Words in a 400/422 answer that say the server lacks the response_format we sent.
-_FORMAT_HINTS_4XX = ("response_format", "json_schema", "response format", "structured output", "grammar")
+_FORMAT_HINTS_4XX: tuple[str, ...] = ("response_format", "json_schema", "response format", "structured output", "grammar")
 # A 500 counts as a refusal only when it names the field itself.
-_FORMAT_HINTS_5XX = ("response_format", "json_schema", "response format")
+_FORMAT_HINTS_5XX: tuple[str, ...] = ("response_format", "json_schema", "response format")
 
 
 @dataclass(frozen=True)
