@@ -41,9 +41,12 @@ def load_json(raw: str, *, max_chars: int = MAX_ANSWER_CHARS, max_depth: int = M
         raise NoJSON(
             f"The answer is {len(raw)} characters long; a plan takes far fewer (at most {max_chars})."
         )
-    _check_depth(raw, max_depth)
+    # no deeper than it has openers: most answers are cleared without a scan
+    shallow = raw.count("[") + raw.count("{") <= max_depth
+    if not shallow:
+        _check_depth(raw, max_depth)
     value = _load(raw.strip(), max_depth)
-    if _value_depth(value, max_depth) > max_depth:  # e.g. Python literals, which nest by other rules
+    if not shallow and _value_depth(value, max_depth) > max_depth:  # Python literals nest by other rules
         raise NoJSON(f"The answer nests more than {max_depth} levels deep; a plan nests four.")
     return value
 
@@ -102,7 +105,7 @@ def _load(text: str, max_depth: int) -> Any:
             pass  # repaired below
     unquoted = _unquote(text)
     if unquoted is not text:
-        _check_depth(unquoted, max_depth)  # the inner text was one string, unscanned
+        _check_depth(unquoted, max_depth)  # the inner text was one string: never scanned
     text = unquoted
     fenced = _FENCE.search(text)
     if fenced:
