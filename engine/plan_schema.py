@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,8 +24,20 @@ def plan_json_schema(
     name one of its candidates in ``"model"``, so the planning call also chooses the
     model and the selection stage needs no call of its own. References and kinds are
     still checked by ``parse_plan``, which a schema cannot express.
+
+    Built once per distinct argument set (every request of a planner asks for the same
+    few): the returned schema is shared, so callers copy it before changing it.
     """
-    variants = [_task_schema(TASK_SPECS[name], max_tasks, (models or {}).get(name)) for name in task_names]
+    choices = tuple(sorted((task, tuple(ids)) for task, ids in (models or {}).items()))
+    return _cached_schema(tuple(task_names), max_tasks, choices)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_schema(
+    task_names: tuple[str, ...], max_tasks: int, choices: tuple[tuple[str, tuple[str, ...]], ...]
+) -> dict[str, Any]:
+    candidates = dict(choices)
+    variants = [_task_schema(TASK_SPECS[name], max_tasks, candidates.get(name)) for name in task_names]
     return {
         "title": "plan",
         "type": "array",
