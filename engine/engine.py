@@ -121,8 +121,8 @@ def _apology(exc: Exception) -> str:
         return f"Sorry, the language model took too long to answer ({exc}). Please try again."
     if isinstance(exc, LLMBadOutput):
         return f"Sorry, the language model's answer was unusable: {exc}"
-    if isinstance(exc, LLMError):
-        return f"Sorry, I couldn't reach the language model: {exc}"
+    if isinstance(exc, LLMError):  # unreachable, refused, misconfigured: the message says which
+        return f"Sorry, I couldn't use the language model: {exc}"
     if isinstance(exc, InputError):
         return f"Sorry, I couldn't use your input: {exc}"
     return f"Sorry, I couldn't make a plan for that: {exc}"
