@@ -57,6 +57,8 @@ def build_llm(settings: Settings) -> LLM:
             api_key=os.environ.get(cfg.api_key_env),
             timeout=cfg.timeout,
             max_retries=cfg.max_retries,
+            retry_timeouts=cfg.retry_timeouts,
+            structured_output=cfg.structured_output,
             api_key_env=cfg.api_key_env,
         )
     from engine.llm.local_backend import LocalLLM
@@ -176,7 +178,8 @@ def build_planner(settings: Settings) -> Planner:
 
     mode = planner_mode(settings)
     embedder = Embedder()  # one MiniLM for the picker and the demo retriever, loaded on first use
-    picker = TaskPicker(embedder) if mode in ("picker", "hybrid") else None
+    # llm mode too: its proposal names the task types whose model choices the planning prompt lists
+    picker = TaskPicker(embedder)
     demos = DemoRetriever(embedder) if mode in ("llm", "hybrid") and settings.planner.demos else None
     return Planner(
         mode,

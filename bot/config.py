@@ -35,6 +35,12 @@ class LLMSettings(_Strict):
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
+    retry_timeouts: bool = Field(
+        False, description="openai: retry a request that timed out (the server may still be busy with it)"
+    )
+    structured_output: Literal["auto", "json_schema", "json_object", "none"] = Field(
+        "auto", description="openai: the response_format for plans; auto finds what the server takes"
+    )
     # local backend: an embedded GGUF; ``model_path`` overrides the packaged file
     model_path: str | None = None
     n_ctx: int = Field(4096, ge=512)

@@ -378,7 +378,7 @@ class Store:
         """The conversation's request log, oldest first, JSON columns decoded."""
         await self.flush()
         cursor = await self._db.execute(
-            "SELECT id, conversation_id, message_id, text, plan, plan_source, selections, results,"
+            "SELECT id, conversation_id, message_id, text, plan, plan_source, plan_note, selections, results,"
             " reply, media, warnings, error, llm_calls, timings, created_at"
             " FROM requests WHERE conversation_id = ? ORDER BY id",
             (conv_id,),

@@ -41,14 +41,14 @@ from engine.types import Outcome
 
 log = logging.getLogger(__name__)
 
-ROWS_PER_STATEMENT = 400  # 5 or 14 parameters a row: far below SQLite's 32,766
+ROWS_PER_STATEMENT = 400  # 5 or 15 parameters a row: far below SQLite's 32,766
 RETRY_SECONDS = (1.0, 60.0)  # first and longest wait before writing failed rows again
 
 _REQUEST_COLUMNS = (
-    "INSERT INTO requests (conversation_id, message_id, text, plan, plan_source, selections,"
+    "INSERT INTO requests (conversation_id, message_id, text, plan, plan_source, plan_note, selections,"
     " results, reply, media, warnings, error, llm_calls, timings, created_at) VALUES "
 )
-_REQUEST_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_REQUEST_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 # What orjson refuses (a lone surrogate, an integer past 64 bits) the standard encoder takes
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # json.dumps would build one a call
@@ -106,6 +106,7 @@ def request_row(conv_id: int, message_id: int | None, text: str, outcome: Outcom
         storable(text),
         dumps(public["plan"]),
         public["plan_source"],
+        public["plan_note"],
         dumps(public["selections"]),
         dumps(public["results"]),
         storable(public["reply"]),

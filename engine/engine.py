@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from engine.capabilities import answer_capability, capability_table
-from engine.errors import InputError, LLMError, LLMTimeout, PlanError
+from engine.errors import InputError, LLMBadOutput, LLMError, LLMTimeout, PlanError
 from engine.events import Done, EventCallback, PlanReady, Responding, Started
 from engine.experts.base import ExpertBackend
 from engine.llm.base import LLM, CountingLLM
@@ -173,8 +173,10 @@ def _roots(request: Request) -> tuple:
 def _apology(exc: Exception) -> str:
     if isinstance(exc, LLMTimeout):
         return f"Sorry, the language model took too long to answer ({exc}). Please try again."
-    if isinstance(exc, LLMError):
-        return f"Sorry, I couldn't reach the language model: {exc}"
+    if isinstance(exc, LLMBadOutput):
+        return f"Sorry, the language model's answer was unusable: {exc}"
+    if isinstance(exc, LLMError):  # unreachable, refused, misconfigured: the message says which
+        return f"Sorry, I couldn't use the language model: {exc}"
     if isinstance(exc, InputError):
         return f"Sorry, I couldn't use your input: {exc}"
     return f"Sorry, I couldn't make a plan for that: {exc}"

@@ -7,11 +7,10 @@ flow, and so the benchmark and tests can see exactly what the LLM is told.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-
 from typing import TYPE_CHECKING
 
 from engine.tasks import TASK_SPECS
-from engine.types import ModelCard, Resource, Turn
+from engine.types import ModelCard, Turn
 
 if TYPE_CHECKING:
     from engine.turn import TurnContext
@@ -22,11 +21,11 @@ Rules:
 - "task" is one of the task types below; use the fewest tasks that do what the user asked.
 - "id" counts from 0. "dep" lists the ids whose output this task needs, or [-1] when none.
 - An argument that is another task's output is written "<GENERATED>-ID" (for example "<GENERATED>-0").
-- Argument values: for image/audio/video, a name from the resources listed with the request; for text,
-  the exact text to use, or the name of a text resource from that list (an earlier result).
+- An image, audio or video argument is a name from the resources listed with the request; a text argument is the text itself, or the name of a text resource from that list (an earlier result), never a file name.
 - Use an earlier resource only when the request refers to it ("it", "the picture", "the translation").
+- Where the request lists candidate models for a task type, add "model": ID to that task: the candidate that best fits the request (its language, content and kind of output); more downloads means better tested.
 - If the request needs no expert (greetings, general questions), answer with {{"tasks": []}}.
-Task types (arguments -> outputs):
+Task types: name (arguments; ? = optional) -> outputs: what it does
 {tasks}"""
 
 PLAN_RETRY = (
@@ -34,8 +33,23 @@ PLAN_RETRY = (
     'Answer again with only the JSON {{"tasks": [...]}}, nothing else.'
 )
 
-PLAN_MODELS = """Model choice: for a task of a type listed here, also add "model": ID, the candidate that best fits the request (its language, content and the kind of output wanted); more downloads means better tested.
-{listing}"""
+# Starts the request-specific list of model choices that opens the planner's last message.
+CANDIDATES_HEADING = "Candidate models:"
+
+
+def plan_system() -> str:
+    """The planner's system message: the same text for every request, so a server's
+    prompt cache reuses it; what varies per request goes in later messages."""
+    return PLAN_SYSTEM.format(tasks=task_catalogue())
+
+
+def candidate_models(models: Mapping[str, Sequence[ModelCard]]) -> str:
+    """The model choices for this request's likely task types, put before the request in
+    its message: the request stays the last thing the planner reads (a listing after it
+    made a small model plan only the listed task types)."""
+    if not models:
+        return ""
+    return f"{CANDIDATES_HEADING}\n{model_listing(models)}\n\n"
 
 
 def model_listing(models: Mapping[str, Sequence[ModelCard]]) -> str:
@@ -59,18 +73,16 @@ CHAT_SYSTEM = (
 
 
 def task_catalogue() -> str:
+    """One line a task type: ``- name (image, text?) -> text: what it does``; an argument
+    is written by its kind, or ``name:kind`` where its name says something else."""
     lines = []
     for spec in TASK_SPECS.values():
-        args = ", ".join(f"{a.name}: {a.kind}{'' if a.required else ' (optional)'}" for a in spec.inputs)
+        args = ", ".join(
+            f"{a.name if a.name == a.kind else f'{a.name}:{a.kind}'}{'' if a.required else '?'}"
+            for a in spec.inputs
+        )
         lines.append(f"- {spec.name} ({args}) -> {'/'.join(spec.outputs)}: {spec.description}")
     return "\n".join(lines)
-
-
-def describe_files(files: Sequence[Resource]) -> str:
-    if not files:
-        return ""
-    named = ", ".join(f"{f.name or (f.path.name if f.path else '?')} ({f.kind})" for f in files)
-    return f"\nFiles available: {named}"
 
 
 def resource_table(context: TurnContext) -> str:

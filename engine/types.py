@@ -142,6 +142,7 @@ class Plan:
 
     tasks: tuple[Task, ...]
     source: str = "llm"  # "llm", "picker", "picker+llm", "fallback": how it was made
+    note: str | None = None  # why it is not what its source usually makes (e.g. the LLM failed)
 
     def to_public(self) -> list[dict[str, Any]]:
         return [t.to_public() for t in self.tasks]
@@ -239,6 +240,7 @@ class Outcome:
         return {
             "plan": self.plan.to_public() if self.plan else [],
             "plan_source": self.plan.source if self.plan else None,
+            "plan_note": self.plan.note if self.plan else None,
             "selections": [s.to_public() for s in self.selections],
             "results": [r.to_public() for r in self.results],
             "reply": self.reply.text,

@@ -217,7 +217,9 @@ def _outcome(tmp_path: Path) -> Outcome:
     card = ModelCard("Salesforce/blip-image-captioning-base", "image-to-text", "local", downloads=10)
     return Outcome(
         reply=Reply("A cat.", media=(Resource("image", path=tmp_path / "out.png"),), warnings=("slow",)),
-        plan=Plan((task,), source="picker"),
+        plan=Plan(
+            (task,), source="picker", note="the LLM failed (cannot reach it); the picker's plan was used"
+        ),
         selections=(Selection(1, card, "most downloads"),),
         results=(TaskResult(task, "ok", card, outputs=(Resource("text", text="a cat"),), seconds=0.5),),
         llm_calls=2,
@@ -238,6 +240,7 @@ async def test_request_log_round_trip(store: Store, tmp_path: Path) -> None:
     for key in (
         "plan",
         "plan_source",
+        "plan_note",
         "selections",
         "results",
         "reply",
