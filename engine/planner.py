@@ -19,6 +19,7 @@ context, the request, candidate models of its likely task types) comes after it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -90,9 +91,10 @@ class Planner:
         own attachments."""
         context = context or TurnContext.of(request)
         plan = await self._plan(request, llm, models, context)
-        if not plan.tasks and context.decision.needs_tools:
+        if not plan.tasks and context.decision.needs_tools and context.scope.state.attachments:
             # "can u read this" with a note: the words name no task, the file says what to do
-            plan = plan_for_files(context.scope.state.attachments, source=plan.source)
+            implied = plan_for_files(context.scope.state.attachments, source=plan.source)
+            plan = dataclasses.replace(plan, tasks=implied.tasks)
         return checked(plan, context)
 
     async def _plan(
