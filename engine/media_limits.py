@@ -255,7 +255,7 @@ def _rate(value: object) -> float | None:
 
 
 def _mp(pixels: float) -> str:
-    return f"{pixels / 1e6:.0f}" if pixels >= 10e6 else f"{pixels / 1e6:.1f}"
+    return f"{pixels / 1e6:.0f}" if pixels >= 10e6 else f"{pixels / 1e6:.2g}"
 
 
 def _duration(seconds: float) -> str:

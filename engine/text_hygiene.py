@@ -49,7 +49,9 @@ def clean_name(name: str, limit: int = 120) -> str:
     ``limit`` characters (cut with "…")."""
     name = valid_text(name)
     kept = "".join(
-        " " if ch.isspace() else ch for ch in name if unicodedata.category(ch) not in _DROPPED_IN_NAMES
+        " " if ch.isspace() else ch
+        for ch in name
+        if ch.isspace() or unicodedata.category(ch) not in _DROPPED_IN_NAMES
     )
     kept = " ".join(kept.split())
     return kept if len(kept) <= limit else kept[: limit - 1] + "…"
