@@ -6,6 +6,9 @@ write is one statement in autocommit mode, which is one transaction: concurrent
 coroutines on the one aiosqlite connection (one worker thread, which serialises
 the process's statements) never see or wrap each other's half-done work.
 
+Conversation ids are remembered once known: they never change (``/forget`` bumps a
+generation instead), so a turn asks SQLite only for its context and writes its rows.
+
 Durability: WAL mode with ``synchronous = NORMAL``. A committed row survives the
 process being killed at any moment (``kill -9``, an out-of-memory kill): the commit
 has been written to the WAL file, which the kernel keeps. Against power loss or an
@@ -57,6 +60,8 @@ _PRAGMAS = (
     "PRAGMA foreign_keys = ON",
 )
 
+KNOWN_CONVERSATIONS = 100_000  # ids remembered; past that the map starts over
+
 _REQUEST_JSON_FIELDS = ("plan", "selections", "results", "media", "warnings", "timings")
 
 _INSERT_MESSAGE = (
@@ -92,6 +97,7 @@ class Store:
         self._db = db
         self.path = path
         self._redactor = redactor or Redactor()
+        self._ids: dict[ConversationKey, int] = {}
 
     @classmethod
     async def open(cls, path: Path, redactor: Redactor | None = None) -> Store:
@@ -129,16 +135,21 @@ class Store:
         return self._redactor.redact(valid_text(text))
 
     def _json(self, value: Any) -> str:
+        if not value and isinstance(value, (list, dict)):  # most columns of most turns
+            return "[]" if isinstance(value, list) else "{}"
         return self._text(json.dumps(value, ensure_ascii=False, default=str))
 
     # conversations -------------------------------------------------------------
 
     async def conversation_id(self, key: ConversationKey) -> int:
         """Get or create the row for ``key``; safe when callers (or processes) race on a key."""
+        known = self._ids.get(key)
+        if known is not None:
+            return known
         where = (key.platform, key.workspace, key.channel, key.thread)
         found = await self._conversation(where)
         if found is not None:
-            return found
+            return self._remember(key, found)
         await self._db.execute(
             "INSERT INTO conversations (platform, workspace, channel, thread, created_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, workspace, channel, thread) DO NOTHING",
@@ -147,7 +158,13 @@ class Store:
         found = await self._conversation(where)
         if found is None:
             raise LookupError(f"SQLite returned no row for conversation {key}")
-        return found
+        return self._remember(key, found)
+
+    def _remember(self, key: ConversationKey, conv_id: int) -> int:
+        if len(self._ids) >= KNOWN_CONVERSATIONS:
+            self._ids.clear()  # looked up again when next used
+        self._ids[key] = conv_id
+        return conv_id
 
     async def _conversation(self, where: tuple[str, str, str, str]) -> int | None:
         rows = list(
