@@ -47,8 +47,8 @@ TOKEN_SHAPES = re.compile(
     r"|\bxox[abposre]-[A-Za-z0-9-]{8,}"  # Slack bot, user and refresh tokens
     r"|\bxapp-[A-Za-z0-9-]{8,}"  # Slack app-level tokens
     r"|\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}"  # Discord bot tokens
-    r"|\bBearer\s+[A-Za-z0-9._~+/=-]{8,}",  # an Authorization header's credentials
-    re.IGNORECASE,
+    # an Authorization header's credentials; long enough that "Bearer of bad news" is prose
+    r"|\b[Bb]earer\s+[A-Za-z0-9._~+/=-]{20,}",
 )
 
 
