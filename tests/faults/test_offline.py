@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 
 import pytest
@@ -148,3 +149,16 @@ async def test_the_cli_answers_a_photo_question_with_no_network_and_offline_mode
     assert result["status"] == "ok", result
     assert result["model"].startswith("builtin/")  # an offline image-to-text tool
     assert "Retrying in" not in err  # no look-up was retried with backoff
+
+
+def test_the_encoder_leaves_the_process_environment_alone(monkeypatch):
+    """MiniLM loads from its packaged folder with ``local_files_only``: loading it must
+    not switch the whole process (and every later Hub call) to offline mode."""
+    pytest.importorskip("sentence_transformers")
+    from engine.picker import embedder
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(embedder, "onnx_available", lambda: False)  # the sentence-transformers path
+    encoder = embedder.Embedder(threads=1)
+    assert encoder.encode(["a photo of a cat"]).shape == (1, 384)
+    assert "HF_HUB_OFFLINE" not in os.environ
