@@ -301,4 +301,6 @@ class Store:
 
 
 def _resources(raw: str) -> tuple[Resource, ...]:
+    if raw == "[]":  # most messages carry no files
+        return ()
     return tuple(Resource.from_public(item) for item in json.loads(raw))
