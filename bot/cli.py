@@ -83,12 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    _tolerant_output()
     try:
         settings = load_settings(args.config)
         if getattr(args, "shard", None):
             settings = with_shard(settings, args.shard)
         if args.command == "serve":
             settings = with_address(settings, args.host, args.port)
+        redact_logs(settings)
         return asyncio.run(until_terminated(_dispatch(args, settings)))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -100,14 +102,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _tolerant_output() -> None:
+    """A character the terminal's encoding lacks is printed as "?", never a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
+def redact_logs(settings: Settings) -> None:
+    """Every log handler of this process drops the configured secrets and token-shaped
+    strings from what it writes (engine/secrets.py)."""
+    from engine.secrets import RedactingFilter, Redactor, env_keys
+
+    redacting = RedactingFilter(Redactor.from_environment(env_keys(settings.model_dump()), os.environ))
+    for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+            handler.removeFilter(old)
+        handler.addFilter(redacting)
+
+
 TERMINATED = 128 + signal.SIGTERM  # the exit status a shell reports for SIGTERM
 
 
 async def until_terminated(work: Coroutine[Any, Any, int]) -> int:
     """Run ``work``; on SIGTERM (``docker stop``, systemd) cancel it so that every
-    ``finally`` runs: the store writes what is queued, the platform clients close.
-    A second SIGTERM while that runs is ignored: cancelling again would cut the
-    store's last write short (SIGKILL is how supervisors insist).
+    ``finally`` runs: the store closes, the platform clients close. ``chat`` waiting
+    at its prompt is cancelled too (its wait for stdin is the event loop's, not a
+    thread's). A second SIGTERM while that runs is ignored: cancelling again would
+    cut the shutdown short (SIGKILL is how supervisors insist).
     Any other cancellation (Ctrl+C) passes through as before."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
@@ -115,7 +138,7 @@ async def until_terminated(work: Coroutine[Any, Any, int]) -> int:
 
     def on_sigterm() -> None:
         if terminated.is_set():
-            log.warning("SIGTERM again: still shutting down (writing what is queued)")
+            log.warning("SIGTERM again: still shutting down")
             return
         terminated.set()
         task.cancel()

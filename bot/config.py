@@ -178,6 +178,9 @@ class ExpertSettings(_Strict):
         None, description="let the LLM choose among several candidates; default: yes for openai, no for local"
     )
     task_timeout: float = Field(120.0, gt=0)
+    hub_retry_after: float = Field(
+        300.0, gt=0, description="seconds the Hub counts as unreachable after a failed look-up"
+    )
     catalogue: str | None = Field(None, description="JSONL of model cards; default: the shipped one")
     local: LocalExpertSettings = LocalExpertSettings()
     hosted: HostedExpertSettings = HostedExpertSettings()
@@ -188,6 +191,11 @@ class LimitSettings(_Strict):
     max_attachment_mb: float = Field(25.0, gt=0)
     max_attachments: int = Field(10, ge=1)
     max_request_chars: int = Field(8000, ge=100)
+    # media, checked from the header before anything decodes it (engine/media_limits.py)
+    max_image_megapixels: float = Field(50.0, gt=0, le=170, description="per image or video frame")
+    max_audio_seconds: float = Field(600.0, gt=0)
+    max_video_seconds: float = Field(600.0, gt=0)
+    max_video_frames: int = Field(36_000, ge=1)
 
 
 class Settings(_Strict):

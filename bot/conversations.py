@@ -4,6 +4,16 @@ It keeps each conversation's turns in order (one lock per conversation), loads t
 context from the store, types and saves the user's files, runs the engine, and
 stores the turn with its plan, choices, results and timings. It never raises for
 bad input or model trouble: the user gets a reply and the turn is stored.
+
+What holds at this boundary:
+- durable before shown: the user's message is committed before the engine runs,
+  the reply and its request-log row before ``handle`` returns; adapters post only
+  after that, so a reply a user saw is never lost with the process;
+- a store that cannot write is said, never hidden: the turn is refused before the
+  engine runs, or the reply carries a warning that it was not saved;
+- the engine gets valid UTF-8 (``valid_text``) and cleaned file names (ingest);
+- nothing that leaves (the returned outcome, every progress event) carries a
+  configured secret or a token-shaped string (engine/secrets.py).
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import itertools
 import logging
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -24,8 +35,11 @@ from bot.locks import KeyedLocks
 from bot.store import Store
 from engine.conversation import generated_resources
 from engine.engine import Engine, StopAfter
-from engine.events import EventCallback, Received
+from engine.events import Event, EventCallback, Received
+from engine.media_limits import MediaLimits
 from engine.notify import emit
+from engine.secrets import Redactor, redact_event, redact_outcome
+from engine.text_hygiene import clean_name, valid_text
 from engine.types import Outcome, Reply, Request, Turn
 
 log = logging.getLogger(__name__)
@@ -47,6 +61,8 @@ class ConversationService:
         max_attachments: int = 10,
         max_request_chars: int = 8000,
         history_turns: int = 40,
+        media_limits: MediaLimits | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -55,13 +71,16 @@ class ConversationService:
         self.max_attachments = max_attachments
         self.max_request_chars = max_request_chars
         self.history_turns = history_turns
+        self.media_limits = media_limits or MediaLimits()
+        self.redactor = redactor or Redactor()
         self.locks = KeyedLocks()
         self._folders: dict[ConversationKey, Path] = {}
 
     async def handle(self, message: IncomingMessage, on_event: EventCallback | None = None) -> Outcome:
-        await emit(on_event, Received(message.text, queued_behind=self.locks.waiting(message.key)))
+        events = self._redacted_events(on_event)
+        await emit(events, Received(message.text, queued_behind=self.locks.waiting(message.key)))
         async with self.locks.hold(message.key):
-            return await self._turn(message, on_event)
+            return await self._turn(message, events)
 
     async def handle_ephemeral(
         self,
@@ -76,8 +95,18 @@ class ConversationService:
         turns under one key need no lock. The request log still records the turn, and its
         files stay under the key's folder, where the reply's links point. ``stop_after``
         ends the run early (see ``Engine.run``)."""
-        await emit(on_event, Received(message.text))
-        return await self._turn(message, on_event, history=tuple(history), stop_after=stop_after)
+        events = self._redacted_events(on_event)
+        await emit(events, Received(message.text))
+        return await self._turn(message, events, history=tuple(history), stop_after=stop_after)
+
+    def _redacted_events(self, on_event: EventCallback | None) -> EventCallback | None:
+        if on_event is None:
+            return None
+
+        async def forward(event: Event) -> None:
+            await emit(on_event, redact_event(event, self.redactor))
+
+        return forward
 
     async def forget(self, key: ConversationKey) -> None:
         """Clear the context and delete the conversation's files: a later plan cannot
@@ -96,10 +125,13 @@ class ConversationService:
         history: tuple[Turn, ...] | None = None,
         stop_after: StopAfter | None = None,
     ) -> Outcome:
-        conv = await self.store.conversation_id(message.key)
         stored = history is None  # an ephemeral turn brings its history and keeps no context
-        if history is None:
-            history = tuple(await self.store.recent_turns(conv, limit=self.history_turns))
+        try:
+            conv = await self.store.conversation_id(message.key)
+            if history is None:
+                history = tuple(await self.store.recent_turns(conv, limit=self.history_turns))
+        except sqlite3.Error as exc:
+            return self._unsaved(exc)
         conversation_dir = self._conversation_folder(message.key)
         turn_dir = conversation_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{_PROCESS_TAG}-{next(_turn_numbers)}"
         if message.files:  # file writes and type sniffing: off the event loop
@@ -110,17 +142,22 @@ class ConversationService:
                 self.max_attachment_bytes,
                 self.max_attachments,
                 self.max_request_chars,
+                self.media_limits,
+                self.artifacts,
             )
-        else:  # nothing to read: no thread hop and no folder (they cost every turn of a busy bot)
+        else:  # nothing to read: no thread hop and no folder
             ingested = Ingested()
-        warnings = [*message.warnings, *ingested.warnings]
-        text = message.text.strip()
+        warnings = [*(clean_name(w, limit=500) for w in message.warnings), *ingested.warnings]
+        text = valid_text(message.text).strip()
         for name, content in ingested.texts:
             text += f"\n\n[{name}]\n{content}"
         if len(text) > self.max_request_chars:
             warnings.append(f"your message was cut to {self.max_request_chars} characters")
             text = text[: self.max_request_chars]
-        asked = self.store.append_message(conv, "user", text, ingested.resources) if stored else None
+        try:
+            asked = await self.store.add_message(conv, "user", text, ingested.resources) if stored else None
+        except sqlite3.Error as exc:
+            return self._unsaved(exc)
         if not text and not ingested.resources:
             outcome = Outcome(reply=Reply(text="Send me a request in words, with files if you like."))
         else:
@@ -128,7 +165,7 @@ class ConversationService:
                 text=text or "(files only)",
                 artifact_dir=turn_dir / "out",
                 attachments=tuple(ingested.resources),
-                history=history,
+                history=tuple(history),
                 allowed_roots=(conversation_dir,),
             )
             outcome = await self._run_engine(request, on_event, stop_after)
@@ -136,13 +173,27 @@ class ConversationService:
             outcome = replace(
                 outcome, reply=replace(outcome.reply, warnings=(*outcome.reply.warnings, *warnings))
             )
-        # written behind the turn (see bot/store.py); the next turn already sees both
-        if stored:
-            # every result (texts too, each marked with its task), so later turns can refer to it
-            resources = generated_resources(outcome.results)
-            self.store.append_message(conv, "assistant", outcome.reply.text, resources)
-        self.store.log_request(conv, asked, text, outcome)
+        outcome = redact_outcome(outcome, self.redactor)
+        try:
+            if stored:
+                # every result (texts too, each marked with its task), so later turns can refer to it
+                await self.store.record_reply(conv, asked, text, outcome, generated_resources(outcome.results))
+            else:
+                await self.store.log_request(conv, None, text, outcome)
+        except sqlite3.Error as exc:
+            log.error("could not store a turn's reply: %s", exc)
+            note = f"this answer could not be saved ({exc}), so I will not remember it"
+            outcome = replace(outcome, reply=replace(outcome.reply, warnings=(*outcome.reply.warnings, note)))
         return outcome
+
+    def _unsaved(self, exc: sqlite3.Error) -> Outcome:
+        """The reply when the store cannot take the user's message: nothing was run."""
+        log.error("the store refused a turn: %s", exc)
+        text = (
+            f"Sorry, I cannot save our conversation right now ({exc}), "
+            "so I did not start on your message. Please try again in a moment."
+        )
+        return redact_outcome(Outcome(reply=Reply(text=text), error=f"store: {exc}"), self.redactor)
 
     def _conversation_folder(self, key: ConversationKey) -> Path:
         folder = self._folders.get(key)
