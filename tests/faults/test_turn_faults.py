@@ -46,7 +46,7 @@ def assert_stored(out: Outcome, turns, logged) -> None:
 async def test_controller_500_is_explained_and_stored(openai_server, tmp_path, make):
     openai_server.responder = lambda body: Reply.error(500, "upstream exploded")
     out, turns, logged = await run_turn(tmp_path, make, openai_server.base_url)
-    assert out.reply.text.startswith("Sorry, I couldn't reach the language model") and "500" in out.reply.text
+    assert out.reply.text.startswith("Sorry, I couldn't use the language model") and "500" in out.reply.text
     assert out.error and "500" in out.error
     assert_stored(out, turns, logged)
 
