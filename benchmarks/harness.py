@@ -99,7 +99,7 @@ def ms_summary(seconds: Sequence[float]) -> dict[str, float]:
 
 def request_of(messages: Sequence[Mapping[str, str]]) -> str:
     """The user's request text in a planning call (without the appended file list)."""
-    return messages[-1]["content"].split("\nFiles available:")[0]
+    return messages[-1]["content"].split("\nResources (")[0]
 
 
 def _with_models(plan_json: str, system: str) -> str:

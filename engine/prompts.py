@@ -7,11 +7,10 @@ flow, and so the benchmark and tests can see exactly what the LLM is told.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-
 from typing import TYPE_CHECKING
 
 from engine.tasks import TASK_SPECS
-from engine.types import ModelCard, Resource, Turn
+from engine.types import ModelCard, Turn
 
 if TYPE_CHECKING:
     from engine.turn import TurnContext
@@ -64,13 +63,6 @@ def task_catalogue() -> str:
         args = ", ".join(f"{a.name}: {a.kind}{'' if a.required else ' (optional)'}" for a in spec.inputs)
         lines.append(f"- {spec.name} ({args}) -> {'/'.join(spec.outputs)}: {spec.description}")
     return "\n".join(lines)
-
-
-def describe_files(files: Sequence[Resource]) -> str:
-    if not files:
-        return ""
-    named = ", ".join(f"{f.name or (f.path.name if f.path else '?')} ({f.kind})" for f in files)
-    return f"\nFiles available: {named}"
 
 
 def resource_table(context: TurnContext) -> str:

@@ -9,9 +9,8 @@ fails outright the digest alone is the reply. The user always sees what was foun
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-
 import re
+from collections.abc import Sequence
 
 from engine import messages as M
 from engine.claims import without_false_claims

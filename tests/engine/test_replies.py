@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.capabilities import Capability, answer_capability
 from engine import messages as M
+from engine.capabilities import Capability, answer_capability
 from engine.claims import without_false_claims
 from engine.plan_checks import checked, plan_for_files
 from engine.summary import summary
