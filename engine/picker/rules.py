@@ -67,7 +67,11 @@ KEYWORD_RULES: tuple[tuple[re.Pattern[str], str, float], ...] = (
     (_R(r"\bsummar|\bshort(?:er|en)|\bcondense"), "summarization", 0.12),
     (_R(r"\bsum (?:it |this |that |them )?up\b|\btl;?dr\b|\bthe gist\b"), "summarization", 0.25),
     # "say good morning everyone", "now say it": speaking, whatever follows
-    (_R(r"^(?!.*\bwhat (?:does|did|do)\b)(?:\W*\w+\W+){0,3}?(?:say|speak|pronounce)\b"), "text-to-speech", 0.3),
+    (
+        _R(r"^(?!.*\bwhat (?:does|did|do)\b)(?:\W*\w+\W+){0,3}?(?:say|speak|pronounce|dis|di|dime|prononce|pronuncia)\b|^说"),
+        "text-to-speech",
+        0.3,
+    ),
     (_R(r"\bfaces?\b"), "object-detection", 0.2),
     # French, Spanish and Chinese forms of the words above (engine.picker.rules_i18n)
     *MULTILINGUAL_RULES,
@@ -102,8 +106,15 @@ _SPOKEN = _R(
     r"\baloud\b|out loud|\bread (?:it |them )?out\b|\b(?:with|as|in) (?:an? )?(?:spoken|audio|voice)\b|\bspoken (?:result|answer|version|reply|summary)|"
     + SPOKEN_I18N
 )
+_MAKE_PICTURE = _R(
+    r"\b(?:generate|draw|create|make|paint|render|produce|design|sketch|imagine|visuali[sz]e|illustrat|dessine|g[ée]n[èe]re|"
+    r"cr[ée]e|dibuja|genera|crea|haz)\w*\b|\bimage of\b|画|生成|"
+    r"\ban? (?:\w+ )?(?:image|picture|photo|illustration|drawing)s? (?:that|which|of|showing|depicting|representing|to)\b"
+)
 _TRANSLATE_WORDS = _R(r"translat|\btradu|翻译|译成|\bin (?:another|other|a different) language|\blanguage\b")
-_SAY = _R(r"^(?!.*\bwhat (?:does|did|do)\b)(?:\W*\w+\W+){0,3}?(?:say|speak|pronounce)\b")
+_SAY = _R(
+    r"^(?!.*\bwhat (?:does|did|do)\b)(?:\W*\w+\W+){0,3}?(?:say|speak|pronounce|dis|di|dime|prononce|pronuncia)\b|^说"
+)
 _READ_SILENT = _R(
     r"\bread\b|\bwhat does (?:it|this|that|the \w+) say\b|\bocr\b|\bwhat(?:'s| is) written\b|" + READ_SILENT_I18N
 )
@@ -163,6 +174,8 @@ def adjust(scores: dict[str, float], clause: str, quotes: Iterable[str], availab
             # "read the note", "what does it say": the text in the picture, not speech
             scores["image-to-text"] = scores.get("image-to-text", 0.0) + 0.2
             scores["text-to-speech"] = scores.get("text-to-speech", 0.0) - 0.15
+        if not _MAKE_PICTURE.search(low):  # a picture at hand and no word of making one
+            scores["text-to-image"] = scores.get("text-to-image", 0.0) - 0.25
         if _VIDEO.search(low):  # a video from the pictures the request has
             scores["image-to-video"] = scores.get("image-to-video", 0.0) + 0.25
             scores["text-to-video"] = scores.get("text-to-video", 0.0) - 0.25

@@ -10,15 +10,15 @@ _R = re.compile
 
 SPOKEN_I18N = (
     r"à voix haute|a voix haute|en voz alta|\blis-le\b|\blee(?:lo|la)? en voz\b|\bdi(?:lo|me)?\b.*\bvoz\b|"
-    r"读出来|念出来|朗读|说出来|读给我听|念给我听|读一下给我听|语音"
+    r"读出来|念出来|朗读|说出来|读给我听|念给我听|读一下给我听"
 )
 READ_SILENT_I18N = (
     r"\blis\b|\blire\b|\blee\b|\bleer\b|\bqu'est-ce qu'(?:il|elle) (?:y a d')?[ée]crit|\bqu[ée] dice\b|"
     r"\bqu'est-ce que ça dit\b|写了什么|上面写|读一下|识别文字|文字"
 )
 VIDEO_I18N = (
-    r"\bvidéo\b|\bvídeo\b|视频|\ben (?:un )?(?:\w+ )?video\b|\bvideo (?:con|de) (?:esta|estas|la|las|mi|mis) "
-    r"(?:foto|fotos|imagen|imágenes)"
+    r"\bvidéo\b|\bvídeo\b|视频|\ben (?:un )?(?:\w+ )?video\b|\bvideo (?:con|de) (?:esta|estas|la|las|los|el|mi|mis|"
+    r"ese|esa|este|ambas)\b"
 )
 SOURCE_I18N = {
     "image": r"\b(?:de|dans|sur) (?:cette|l'|la|ma) ?image\b|\b(?:de|en) (?:esta|la|mi) (?:imagen|foto)\b|这张图|图片里|图里|图上|照片里",
@@ -47,11 +47,13 @@ MULTILINGUAL_RULES: tuple[tuple[re.Pattern[str], str, float], ...] = (
     (_R(r"\btradui[st]|\btraduire\b|\btraduc|\btraduz|翻译|译成"), "translation", 0.15),
     (_R(r"\brésume|\bresume|\bresumen\b|总结|摘要|概括"), "summarization", 0.15),
     (_R(r"\bvisages?\b|\bcaras?\b|人脸|脸"), "object-detection", 0.2),
+    (_R(r"\bpose\b|\bpostura\b|\bposture\b|姿势|姿态|骨架"), "pose-estimation", 0.2),
     (_R(r"\bsentiment\b|\bhumeur\b|\bton\b|\bánimo\b|\btono\b|情绪|情感|心情"), "text-classification", 0.15),
     (
         _R(
-            r"\bdessine|\bg[ée]n[èe]re (?:une|des) images?|\bcr[ée]e (?:une|des) images?|\bdibuja|\bgenera (?:una|unas) "
-            r"im[áa]gen|\bcrea (?:una|unas) im[áa]gen|画一|画个|生成一张|生成图片|画张"
+            r"\bdessine(?:-moi)? (?:un|une|des)\b|\bg[ée]n[èe]re (?:une|des) images?|\bcr[ée]e (?:une|des) images?|"
+            r"\bdib[uú]ja(?:me)? (?:un|una|unos)\b|\bgenera (?:una|unas) im[áa]gen|\bcrea (?:una|unas) im[áa]gen|"
+            r"画一|画个|生成一张|生成图片|画张"
         ),
         "text-to-image",
         0.25,
