@@ -99,11 +99,11 @@ def ms_summary(seconds: Sequence[float]) -> dict[str, float]:
 
 
 def request_of(messages: Sequence[Mapping[str, str]]) -> str:
-    """The user's request text in a planning call (without the model choices and files)."""
+    """The user's request text in a planning call (without the model choices and the resource table)."""
     content = messages[-1]["content"]
     if content.startswith(CANDIDATES_HEADING):
         content = content.split("\n\n", 1)[1]
-    return content.split("\nFiles available:")[0]
+    return content.split("\nResources (")[0]
 
 
 def _with_models(plan_json: str, request: str) -> str:

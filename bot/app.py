@@ -200,10 +200,14 @@ def responder_style(settings: Settings) -> str:
 def build_planner(settings: Settings) -> Planner:
     from engine.picker.demos import DemoRetriever
     from engine.picker.embedder import Embedder
+    from engine.picker.muse import MultilingualEmbedder
+    from engine.picker.muse import available as multilingual_available
     from engine.picker.picker import TaskPicker
 
     mode = planner_mode(settings)
-    embedder = Embedder()  # one MiniLM for the picker and the demo retriever, loaded on first use
+    # one encoder for the picker and the demo retriever, loaded on first use: USE multilingual
+    # where its package is installed (it reads requests in 16 languages), MiniLM otherwise
+    embedder = MultilingualEmbedder() if multilingual_available() else Embedder()
     # llm mode too: its proposal names the task types whose model choices the planning prompt lists
     picker = TaskPicker(embedder)
     demos = DemoRetriever(embedder) if mode in ("llm", "hybrid") and settings.planner.demos else None

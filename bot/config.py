@@ -30,7 +30,7 @@ class LLMSettings(_Strict):
     # openai backend: any OpenAI-compatible server
     base_url: str | None = None
     model: str = Field(
-        "smollm2-135m-instruct", description="model name (openai) or embedded model id (local)"
+        "qwen2.5-coder-0.5b-instruct", description="model name (openai) or embedded model id (local)"
     )
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = Field(60.0, gt=0)

@@ -26,6 +26,7 @@ from bot.chat_sets.schema import load_set
 from bot.chat_sets.scoring import TurnRecord, report, table
 from bot.chat_sets.scripted_llm import ScriptedPlanner
 from bot.config import Settings
+from engine.language import is_in_language
 from engine.types import MEDIA_KINDS, Outcome
 
 _GENERATED_NAME = re.compile(r"^t(\d+)-")
@@ -151,6 +152,8 @@ def _fill(record: TurnRecord, outcome: Outcome, labels: dict[str, str]) -> None:
     record.reads = reads
     if outcome.error and not outcome.results:
         record.reply = record.reply or outcome.error
+    if record.reply.strip():
+        record.reply_lang_ok = is_in_language(record.reply, record.lang)
 
 
 def add_parser(sub: Any) -> None:

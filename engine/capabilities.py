@@ -12,33 +12,36 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Capability", "capability_table", "answer_capability", "PHRASES"]
+from engine import messages as M
+from engine.i18n import Messages
+
+__all__ = ["PHRASES", "Capability", "answer_capability", "capability_table"]
 
 # how a user would name each task type (what the bot does), in the order a listing shows them
 PHRASES: dict[str, str] = {
-    "image-to-text": "read the text in images or say what a photo shows",
-    "text-to-speech": "read text aloud",
-    "automatic-speech-recognition": "transcribe speech in audio",
-    "translation": "translate text",
-    "image-classification": "name what a photo shows",
-    "object-detection": "find objects or faces in a picture",
-    "pose-estimation": "draw a person's body pose",
-    "image-segmentation": "cut out people from the background",
-    "image-to-video": "turn pictures into a short video",
-    "text-classification": "tell the mood of a text",
-    "sentence-similarity": "compare how similar two texts are",
-    "summarization": "summarise text",
-    "question-answering": "answer questions about a text",
-    "visual-question-answering": "answer questions about a picture",
-    "audio-classification": "tell whether a recording has speech",
-    "text-to-image": "make images from a description",
-    "image-to-image": "restyle or transform images",
-    "image-editing": "edit images as you describe",
-    "text-to-video": "make videos from a description",
-    "depth-estimation": "estimate depth in a photo",
-    "document-question-answering": "answer questions about a document",
-    "audio-to-audio": "clean up or change audio",
-    "video-classification": "say what happens in a video",
+    "image-to-text": M.CAN_READ_IMAGES,
+    "text-to-speech": M.CAN_SPEAK,
+    "automatic-speech-recognition": M.CAN_TRANSCRIBE,
+    "translation": M.CAN_TRANSLATE,
+    "image-classification": M.CAN_CLASSIFY_IMAGES,
+    "object-detection": M.CAN_DETECT,
+    "pose-estimation": M.CAN_POSE,
+    "image-segmentation": M.CAN_SEGMENT,
+    "image-to-video": M.CAN_SLIDESHOW,
+    "text-classification": M.CAN_MOOD,
+    "sentence-similarity": M.CAN_SIMILARITY,
+    "summarization": M.CAN_SUMMARISE,
+    "question-answering": M.CAN_ANSWER_TEXT,
+    "visual-question-answering": M.CAN_ANSWER_PICTURE,
+    "audio-classification": M.CAN_SPEECH_OR_NOT,
+    "text-to-image": M.CAN_MAKE_IMAGES,
+    "image-to-image": M.CAN_RESTYLE,
+    "image-editing": M.CAN_EDIT,
+    "text-to-video": M.CAN_MAKE_VIDEOS,
+    "depth-estimation": M.CAN_DEPTH,
+    "document-question-answering": M.CAN_ANSWER_DOCUMENT,
+    "audio-to-audio": M.CAN_CHANGE_AUDIO,
+    "video-classification": M.CAN_LABEL_VIDEO,
 }
 
 # what a capability question asks about -> the task types that answer it
@@ -94,44 +97,36 @@ def asked_tasks(question: str) -> tuple[str, ...] | None:
     return None
 
 
-def answer_capability(question: str, table: Sequence[Capability]) -> str:
+def answer_capability(question: str, table: Sequence[Capability], say: Messages | None = None) -> str:
+    say = say or Messages("en")
     rows = {c.task: c for c in table}
     asked = asked_tasks(question)
-    here = [c for c in table if c.runs_here and c.task in PHRASES]
+    here = sorted((c for c in table if c.runs_here and c.task in PHRASES), key=_order)
     if asked is None:
-        listing = "; ".join(PHRASES[c.task] for c in sorted(here, key=_order))
-        missing = [c for c in table if not c.runs_here and c.task in PHRASES]
-        tail = ""
+        answer = say(M.CAPABILITY_LIST, listing="; ".join(say(PHRASES[c.task]) for c in here))
+        missing = sorted((c for c in table if not c.runs_here and c.task in PHRASES), key=_order)
         if missing:
-            names = ", ".join(PHRASES[c.task] for c in sorted(missing, key=_order)[:4])
-            tail = f" Not set up here: {names} (they need a GPU model or a Hugging Face token, HF_TOKEN)."
-        return (
-            f"Here I can {listing}. Send me a file (a picture, a recording, a video) with what you want done, "
-            f"or just ask me something.{tail}"
-        )
+            names = ", ".join(say(PHRASES[c.task]) for c in missing[:4])
+            answer += " " + say(M.CAPABILITY_MISSING, names=names)
+        return answer
     if not asked:
-        return "No, that is not something I can do. " + _short_listing(here)
+        return _joined(say(M.CAPABILITY_NO), _short_listing(here, say))
     able = [rows[t] for t in asked if t in rows and rows[t].runs_here]
     if able:
-        what = " and ".join(PHRASES[c.task] for c in able)
-        return f"Yes: here I can {what}. Send it along with what you want."
-    first = rows.get(asked[0])
-    why = first.why_not if first is not None and first.why_not else "no expert for it is set up here"
-    why = why.split("cannot run here: ", 1)[-1].rstrip(".")
-    phrase = PHRASES.get(asked[0], asked[0])
-    return f"Not here yet. To {phrase}, {_lower_first(why)}. " + _short_listing(here)
+        return say(M.CAPABILITY_YES, what=" / ".join(say(PHRASES[c.task]) for c in able))
+    what = say(PHRASES[asked[0]]) if asked[0] in PHRASES else asked[0]
+    return _joined(say(M.CAPABILITY_NOT_HERE, what=what, why=say(M.NEEDS_SETUP)), _short_listing(here, say))
 
 
-def _short_listing(here: Sequence[Capability]) -> str:
+def _short_listing(here: Sequence[Capability], say: Messages) -> str:
     if not here:
         return ""
-    top = ", ".join(PHRASES[c.task] for c in sorted(here, key=_order)[:5])
-    return f"What I can do here: {top}."
+    return say(M.CAPABILITY_SHORT, listing=", ".join(say(PHRASES[c.task]) for c in here[:5]))
+
+
+def _joined(*parts: str) -> str:
+    return " ".join(p for p in parts if p)
 
 
 def _order(c: Capability) -> int:
     return list(PHRASES).index(c.task)
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:] if text else text

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["without_false_claims", "NOTHING_MADE"]
+from engine import messages as M
+from engine.i18n import Messages
 
-NOTHING_MADE = "I didn't run any tool for that. Tell me what to make, or send the file to work on."
+__all__ = ["without_false_claims"]
 
 _CLAIM = re.compile(
     r"\b(?:i(?:'ve| have)?|i've just|we(?:'ve| have)?)\s+(?:just\s+)?(?:generated|created|made|drawn|drew|converted|"
@@ -26,10 +27,10 @@ _CLAIM = re.compile(
 _SENTENCES = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 
 
-def without_false_claims(answer: str) -> str:
+def without_false_claims(answer: str, say: Messages | None = None) -> str:
     sentences = [s for s in _SENTENCES.split(answer) if s.strip()]
     kept = [s for s in sentences if not _CLAIM.search(s)]
     if len(kept) == len(sentences):
         return answer
     text = " ".join(s.strip() for s in kept).strip()
-    return text or NOTHING_MADE
+    return text or (say or Messages("en"))(M.NOTHING_MADE)

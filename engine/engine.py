@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from engine import messages as M
 from engine.capabilities import answer_capability, capability_table
 from engine.errors import InputError, LLMBadOutput, LLMError, LLMTimeout, PlanError
 from engine.events import Done, EventCallback, PlanReady, Responding, Started
 from engine.experts.base import ExpertBackend
+from engine.i18n import Messages
 from engine.llm.base import LLM, CountingLLM
 from engine.notify import emit
 from engine.planner import Planner
@@ -57,9 +59,10 @@ class Engine:
         plan: Plan | None = None
         selections: dict[int, list[Selection]] = {}
         results: list[TaskResult] = []
+        context = TurnContext.of(request)
+        say = context.say
         try:
             with clock("plan"):
-                context = TurnContext.of(request)
                 plan = await self._plan(request, llm, context)
             await emit(on_event, PlanReady(plan))
             if stop_after == "plan" and plan.tasks:
@@ -69,14 +72,16 @@ class Engine:
                     await emit(on_event, Responding())
                     reply = Reply(text=self._answer_without_tools(request, context))
                 await emit(on_event, Done(reply))
-                return Outcome(reply=reply, plan=plan, llm_calls=llm.calls, timings=clock.finish())
+                return Outcome(
+                    reply=reply, plan=plan, llm_calls=llm.calls, timings=clock.finish(), language=context.language
+                )
             with clock("select"):
                 selections, missing = await self.selector.select(plan, llm)
             if not plan.tasks or _all_on_controller(plan, selections):
                 # HuggingGPT answers chit-chat and pure-language requests directly.
                 with clock("respond"):
                     await emit(on_event, Responding())
-                    text = await self.responder.chat(request, llm)
+                    text = await self.responder.chat(request, llm, say)
                 reply = Reply(text=text)
             else:
                 with clock("execute"):
@@ -90,17 +95,18 @@ class Engine:
                         on_event=on_event,
                         llm=llm,
                         why_unavailable=missing,
+                        language=context.language,
                     )
                 if stop_after == "execute":
                     return await _stopped(on_event, plan, selections, results, llm, clock)
                 await emit(on_event, Responding())
                 with clock("respond"):
-                    text = await self.responder.respond(request, results, llm)
+                    text = await self.responder.respond(request, results, llm, say)
                 reply = Reply(text=text, media=reply_media(results))
             error = None
         except (LLMError, PlanError, InputError) as exc:
             log.info("request failed: %s", exc)
-            reply, error = Reply(text=_apology(exc)), str(exc)
+            reply, error = Reply(text=_apology(exc, say)), str(exc)
         await emit(on_event, Done(reply))
         return Outcome(
             reply=reply,
@@ -110,6 +116,7 @@ class Engine:
             llm_calls=llm.calls,
             timings=clock.finish(),
             error=error,
+            language=context.language,
         )
 
     async def _plan(self, request: Request, llm: LLM, context: TurnContext) -> Plan:
@@ -120,9 +127,9 @@ class Engine:
 
     def _answer_without_tools(self, request: Request, context: TurnContext) -> str:
         if context.decision.kind == "recall":
-            return recall(context.scope.referred)
+            return recall(context.scope.referred, context.say)
         table = capability_table(list(TASK_SPECS), self.selector.candidates, self.selector.why_unavailable)
-        return answer_capability(request.text, table)
+        return answer_capability(request.text, table, context.say)
 
     def _choices_for_planner(self) -> dict[str, list] | None:
         if self.planner.mode == "picker" or not self.selector.choose_with_llm:
@@ -170,16 +177,16 @@ def _roots(request: Request) -> tuple:
     return (request.artifact_dir, *request.allowed_roots)
 
 
-def _apology(exc: Exception) -> str:
+def _apology(exc: Exception, say: Messages) -> str:
     if isinstance(exc, LLMTimeout):
-        return f"Sorry, the language model took too long to answer ({exc}). Please try again."
+        return say(M.APOLOGY_LLM_TIMEOUT, error=exc)
     if isinstance(exc, LLMBadOutput):
-        return f"Sorry, the language model's answer was unusable: {exc}"
+        return say(M.APOLOGY_LLM_UNUSABLE, error=exc)
     if isinstance(exc, LLMError):  # unreachable, refused, misconfigured: the message says which
-        return f"Sorry, I couldn't use the language model: {exc}"
+        return say(M.APOLOGY_LLM_UNREACHABLE, error=exc)
     if isinstance(exc, InputError):
-        return f"Sorry, I couldn't use your input: {exc}"
-    return f"Sorry, I couldn't make a plan for that: {exc}"
+        return say(M.APOLOGY_BAD_INPUT, error=exc)
+    return say(M.APOLOGY_NO_PLAN, error=exc)
 
 
 class _Clock:

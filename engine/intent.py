@@ -20,6 +20,7 @@ from engine.intent_words import (
     CAPABILITY,
     CHAT_ONLY,
     GENERAL_QUESTION,
+    HOW_TO_SAY,
     MAKE_MEDIA,
     SMALL_TALK,
     TOOL_VERBS,
@@ -59,6 +60,8 @@ def decide(text: str, scope: Scope) -> Decision:
         return Decision("recall", "asks what an earlier result said")
     if CAPABILITY.search(words) and not referred and not payload:
         return Decision("capability", "a question about what the bot can do")
+    if HOW_TO_SAY.search(words) and not referred:
+        return Decision("chat", "asks how to say something")
     if MAKE_MEDIA.search(words):
         return Decision("tool", "asks for an image, audio or video to be made")
     if TOOL_VERBS.search(words) and (payload or referred):

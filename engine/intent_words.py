@@ -78,9 +78,12 @@ CHAT_ONLY = _R(
     r"\brecommend\b|\bgive me (?:some )?(?:ideas|tips|advice|names|suggestions)\b|\bwhat should i\b"
 )
 
+# "how do you say X in french": a question for the chat model, not a tool request
+HOW_TO_SAY = _R(r"\bhow (?:do|would|can|should) (?:i|you|u|we|they) say\b|\bcomment (?:on )?dit[- ]on\b|\bc[óo]mo se dice\b|怎么说")
+
 # a question in general form, not about a file
 GENERAL_QUESTION = _R(
-    r"^(?:so |and |but |btw |ok |hey )?(?:what|what's|whats|who|who's|whom|whose|when|where|why|how|which|is|are|"
+    r"^(?:\W*(?:so|and|but|btw|ok|okay|hey|thanks|thx|cool|lol|sorry|oh|well|wait|merci|gracias|ah)\b)*\W*(?:what|what's|whats|who|who's|whom|whose|when|where|why|how|which|is|are|"
     r"was|were|do|does|did|should|would|will|tell me|name|qu[ée]|qui|quel|quelle|quand|où|pourquoi|comment|"
     r"combien|c'est quoi|est-ce|cu[áa]l|qui[ée]n|cu[áa]ndo|d[óo]nde|por qu[ée]|c[óo]mo|cu[áa]nt)\b|\?\s*$|？\s*$|"
     r"吗\W*$|什么|为什么|怎么|哪|谁|几"

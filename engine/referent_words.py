@@ -19,7 +19,7 @@ _ADJ = r"(?:\s+(?:last|previous|first|new|same|original|other|\w+ed|dernière|de
 
 KIND_NOUNS: dict[str, str] = {
     "image": r"(?:pic|pics|picture|photo|image|screenshot|scan|drawing|skeleton|mask|photo|imagen|foto|"
-    r"dessin|capture)",
+    r"dessin|capture|esqueleto|squelette)",
     "audio": r"(?:audio|recording|voice ?(?:note|message|memo)|sound|speech|mp3|wav|enregistrement|"
     r"vocal|grabación|audio)",
     "video": r"(?:video|clip|movie|vidéo|vídeo)",
@@ -83,8 +83,18 @@ SELF_SAID = _R(
 )
 
 PRONOUN = _R(
-    r"\b(?:it|its|that|this|them|those|these|again|same)\b|\b(?:le|la|les|l'|ça|cela|lo|la|eso|esto)\b|"
-    r"(?:lis-le|lis-la|léelo|léela|dilo|dímelo|tradúcelo|traduis-le)|它|这个|那个|刚才|上面"
+    r"\b(?:it|its|that|this|them|those|these|again|same)\b|\b(?:ça|cela|eso|esto|ese|esa)\b|"
+    r"(?:lis-le|lis-la|traduis-le|traduis-la|dis-le|léelo|leelo|léela|dilo|dímelo|tradúcelo|traducelo|"
+    r"tradúcela|léemelo|resúmelo|resumelo)|它|这个|那个|刚才|上面"
+)
+# words that carry no object of their own: "traduis en espagnol stp", "念出来", "now read it out loud"
+BARE_WORDS = _R(
+    r"\b(?:now|ok|okay|pls|please|plz|and|then|also|again|too|just|can|could|you|u|it|that|this|to|into|in|out|"
+    r"loud|aloud|maintenant|stp|svp|et|puis|aussi|en|à|a|voix|haute|ahora|porfa|por|favor|y|también|al|voz|alta|"
+    r"translate|say|speak|read|summari[sz]e|traduis|traduire|traduce|tradúcelo|traducelo|lis|dis|lee|léelo|"
+    r"leelo|dilo|resume|résume|resúmelo|english|spanish|french|chinese|german|anglais|espagnol|français|chinois|"
+    r"inglés|ingles|español|francés|chino|le|la|lo|me|moi|mí|mi)\b|"
+    r"现在|请|吧|一下|再|也|帮我|给我|把|它|翻译成|翻译|英文|英语|中文|法语|西班牙语|念出来|读出来|朗读|说出来|总结|[\W_]"
 )
 
 # "do that again with this one", "same for this pic", "this one too"
@@ -124,5 +134,8 @@ ANOTHER = _R(
 # tasks whose picture is a drawing over the user's own (boxes, a skeleton, a mask)
 ANNOTATING_TASKS = frozenset({"object-detection", "pose-estimation", "image-segmentation", "depth-estimation"})
 ANNOTATION_WORDS = _R(
-    r"\b(?:skeleton|boxes|box|mask|detection|depth|result|output|one you (?:made|drew)|new one|drawn|annotated)\b"
+    r"\b(?:skeleton|boxes|box|mask|detection|depth|result|output|one you (?:made|drew)|new one|drawn|annotated|"
+    r"esqueleto|squelette|masque|máscara|dibujaste|dessiné)\b|骨架|骨骼"
 )
+
+NEEDS_ANY = _R("|".join(f"(?:{pattern.pattern})" for pattern, _ in NEEDS))

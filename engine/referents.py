@@ -29,10 +29,12 @@ from engine.referent_words import (
     ANNOTATING_TASKS,
     ANNOTATION_WORDS,
     ANOTHER,
+    BARE_WORDS,
     DESCRIBED,
     KIND_REFERENCES,
     KIND_REFERENCES_ZH,
     NEEDS,
+    NEEDS_ANY,
     PRONOUN,
     RESULT_NOUNS,
     SELF_SAID,
@@ -87,7 +89,8 @@ def resolve_scope(text: str, state: ConversationState) -> Scope:
     # quoted words are the text to work on ("say 'see you'"): no earlier text is meant
     quoted = words != text.lower()
     found = tuple(e for e in _by_noun(words, state, attached) if not (quoted and e.kind == "text"))
-    if not found and not attached and PRONOUN.search(words):
+    implicit = not quoted and ":" not in words and _bare(words)
+    if not found and not attached and (PRONOUN.search(words) or implicit):
         pronoun = _by_pronoun(words, state)
         found = (pronoun,) if pronoun is not None and not (quoted and pronoun.kind == "text") else ()
     return Scope(state, found, why="refers back") if found else Scope(state)
@@ -141,6 +144,12 @@ def _described(words: str, kind: str, state: ConversationState) -> StateEntry | 
         if any(what in text.lower() for text in said):
             return entry
     return None
+
+
+def _bare(words: str) -> bool:
+    """A request made only of its verb and the words around it ("traduis en espagnol stp",
+    "念出来"): its object is the last result, as if it said "it"."""
+    return bool(NEEDS_ANY.search(words)) and not BARE_WORDS.sub("", words).strip()
 
 
 def _by_pronoun(words: str, state: ConversationState) -> StateEntry | None:

@@ -12,9 +12,11 @@ import logging
 import re
 from collections.abc import Sequence
 
+from engine import messages as M
 from engine.claims import without_false_claims
 from engine.conversation import StateEntry
 from engine.errors import LLMError
+from engine.i18n import Messages
 from engine.llm.base import LLM, ChatMessage
 from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM, history_text
 from engine.selector import PLANNER_REASON, RANKED_REASON, SOLE_REASON
@@ -51,17 +53,18 @@ def _short(resource: Resource) -> str:
     return f"{resource.kind} file {name}{note}"
 
 
-def summary(request: Request, results: Sequence[TaskResult]) -> str:
+def summary(request: Request, results: Sequence[TaskResult], say: Messages | None = None) -> str:
     """A faithful answer built from the results alone (engine/summary.py)."""
-    return results_summary(results)
+    return results_summary(results, say)
 
 
-def recall(entries: Sequence[StateEntry]) -> str:
+def recall(entries: Sequence[StateEntry], say: Messages | None = None) -> str:
     """ "what did it say again?": the earlier text result, quoted as it was."""
+    say = say or Messages("en")
     texts = [e.resource.text for e in entries if e.kind == "text" and e.resource.text]
     if not texts:
-        return "I don't have an earlier result to repeat; send the file again and I'll read it."
-    return f"It said: “{texts[0].strip()}”"
+        return say(M.RECALL_NOTHING)
+    return say(M.RECALL_SAID, text=texts[0].strip())
 
 
 def reply_media(results: Sequence[TaskResult]) -> tuple[Resource, ...]:
@@ -79,9 +82,11 @@ class Responder:
         self.context_tokens = context_tokens
         self.write_with_llm = write_with_llm
 
-    async def respond(self, request: Request, results: Sequence[TaskResult], llm: LLM) -> str:
+    async def respond(
+        self, request: Request, results: Sequence[TaskResult], llm: LLM, say: Messages | None = None
+    ) -> str:
         if not self.write_with_llm:
-            return summary(request, results)
+            return summary(request, results, say)
         digest = "\n".join(result_lines(results))
         # Plain lines, not JSON: small controllers answer far better from text (measured with
         # SmolLM2-135M: JSON payloads made it ramble, these lines made it quote the result).
@@ -98,7 +103,7 @@ class Responder:
             text += "\n\nResults:\n" + digest
         return text
 
-    async def chat(self, request: Request, llm: LLM) -> str:
+    async def chat(self, request: Request, llm: LLM, say: Messages | None = None) -> str:
         """A direct answer when no expert is needed. Earlier tool replies reach the model as
         plain sentences (not the digest's layout, which small models copy), and a sentence
         of the answer that claims a file or a result nobody made is taken out."""
@@ -107,7 +112,7 @@ class Responder:
             messages.append(ChatMessage(role, text))
         messages.append(ChatMessage("user", request.text))
         answer = (await llm.complete(messages, max_tokens=300, temperature=0.3)).strip()
-        return without_false_claims(answer)
+        return without_false_claims(answer, say)
 
 
 _DIGEST_LINE = re.compile(r"^\s*-\s*#\d+\s+[\w-]+(?: with [^:]+)?:\s*", re.M)

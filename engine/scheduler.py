@@ -44,6 +44,7 @@ class Scheduler:
         on_event: EventCallback | None = None,
         llm: LLM | None = None,
         why_unavailable: Mapping[int, str] | None = None,
+        language: str | None = None,
     ) -> list[TaskResult]:
         loop = asyncio.get_running_loop()
         futures: dict[int, asyncio.Future[TaskResult]] = {t.id: loop.create_future() for t in plan.tasks}
@@ -52,6 +53,7 @@ class Scheduler:
             request_text=request_text,
             timeout=self.task_timeout,
             llm=llm,
+            language=language,
         )
 
         async def run_one(task: Task) -> None:

@@ -9,85 +9,84 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from engine import messages as M
+from engine.i18n import Messages
 from engine.types import MEDIA_KINDS, TaskResult
 
 __all__ = ["summary"]
 
 _QUOTE_CHARS = 600
 
-# how a text result is introduced, by task type ({} is the quoted text)
+# how a text result is introduced, by task type (the message's {text} is the result)
 _TEXT_LEADS: dict[str, str] = {
-    "image-to-text": "It says: {}",
-    "automatic-speech-recognition": "The recording says: {}",
-    "translation": "Translation: {}",
-    "summarization": "Summary: {}",
-    "image-classification": "It looks like: {}",
-    "text-classification": "Mood: {}",
-    "audio-classification": "The recording: {}",
-    "sentence-similarity": "Similarity: {}",
-    "object-detection": "Found: {}",
-    "pose-estimation": "Pose: {}",
-    "image-segmentation": "Segments: {}",
-    "visual-question-answering": "Answer: {}",
-    "document-question-answering": "Answer: {}",
-    "question-answering": "Answer: {}",
-    "video-classification": "The video: {}",
+    "image-to-text": M.SUMMARY_READ,
+    "automatic-speech-recognition": M.SUMMARY_HEARD,
+    "translation": M.SUMMARY_TRANSLATION,
+    "summarization": M.SUMMARY_SUMMARY,
+    "image-classification": M.SUMMARY_LOOKS_LIKE,
+    "text-classification": M.SUMMARY_MOOD,
+    "object-detection": M.SUMMARY_FOUND,
+    "visual-question-answering": M.SUMMARY_ANSWER,
+    "document-question-answering": M.SUMMARY_ANSWER,
+    "question-answering": M.SUMMARY_ANSWER,
 }
-_DESCRIBED = "It shows: {}"  # image-to-text by a describer, not OCR: no quotes to read
 
 _MEDIA_LEADS: dict[str, str] = {
-    "text-to-speech": "Here it is read aloud.",
-    "image-to-video": "Here is the video.",
-    "text-to-video": "Here is the video.",
-    "text-to-image": "Here is the picture.",
-    "image-to-image": "Here is the new picture.",
-    "image-editing": "Here is the edited picture.",
-    "audio-to-audio": "Here is the new audio.",
-    "depth-estimation": "Here is the depth map.",
+    "text-to-speech": M.SUMMARY_SPOKEN,
+    "image-to-video": M.SUMMARY_VIDEO,
+    "text-to-video": M.SUMMARY_VIDEO,
+    "text-to-image": M.SUMMARY_PICTURE,
+    "image-to-image": M.SUMMARY_PICTURE,
+    "image-editing": M.SUMMARY_PICTURE,
+    "depth-estimation": M.SUMMARY_PICTURE,
+    "audio-to-audio": M.SUMMARY_AUDIO,
 }
+_KIND_LEADS = {"image": M.SUMMARY_PICTURE, "audio": M.SUMMARY_AUDIO, "video": M.SUMMARY_VIDEO}
 
 _ACTIONS: dict[str, str] = {
-    "image-to-text": "read the image",
-    "automatic-speech-recognition": "transcribe the audio",
-    "text-to-speech": "read it aloud",
-    "translation": "translate it",
-    "text-to-image": "make the picture",
-    "image-to-video": "make the video",
-    "text-to-video": "make the video",
-    "visual-question-answering": "answer about the picture",
+    "image-to-text": M.ACTION_READ_IMAGE,
+    "automatic-speech-recognition": M.ACTION_TRANSCRIBE,
+    "text-to-speech": M.ACTION_SPEAK,
+    "translation": M.ACTION_TRANSLATE,
+    "text-to-image": M.ACTION_MAKE_PICTURE,
+    "image-to-video": M.ACTION_MAKE_VIDEO,
+    "text-to-video": M.ACTION_MAKE_VIDEO,
+    "visual-question-answering": M.ACTION_ANSWER_PICTURE,
 }
 
 
-def summary(results: Sequence[TaskResult]) -> str:
+def summary(results: Sequence[TaskResult], say: Messages | None = None) -> str:
+    """The results in plain sentences, in the language of ``say`` (English by default)."""
+    say = say or Messages("en")
     lines: list[str] = []
     for r in results:
         if r.status == "ok":
-            lines.extend(_ok_lines(r))
+            lines.extend(_ok_lines(r, say))
         elif r.status == "failed":
-            lines.append(f"I couldn't {_ACTIONS.get(r.task.task, r.task.task)}: {r.error}")
+            lines.append(say(M.SUMMARY_FAILED, action=_action(r.task.task, say), error=r.error))
     skipped = [r for r in results if r.status == "skipped"]
     if skipped and any(r.status == "failed" for r in results):
-        names = ", ".join(_ACTIONS.get(r.task.task, r.task.task) for r in skipped)
-        lines.append(f"So I didn't {names}.")
-    return "\n".join(lines) if lines else "Nothing came of that: no step produced a result."
+        names = ", ".join(_action(r.task.task, say) for r in skipped)
+        lines.append(say(M.SUMMARY_SKIPPED, actions=names))
+    return "\n".join(lines) if lines else say(M.SUMMARY_NOTHING)
 
 
-def _ok_lines(r: TaskResult) -> list[str]:
+def _action(task: str, say: Messages) -> str:
+    return say(_ACTIONS[task]) if task in _ACTIONS else say(M.ACTION_TASK, task=task)
+
+
+def _ok_lines(r: TaskResult, say: Messages) -> list[str]:
     lines = []
     texts = [o.text.strip() for o in r.outputs if o.kind == "text" and o.text and o.text.strip()]
     media = [o for o in r.outputs if o.kind in MEDIA_KINDS]
     if texts:
-        lead = _TEXT_LEADS.get(r.task.task, r.task.task + ": {}")
+        text = texts[0] if len(texts[0]) <= _QUOTE_CHARS else texts[0][: _QUOTE_CHARS - 1] + "…"
+        lead = _TEXT_LEADS.get(r.task.task)
         if r.task.task == "image-to-text" and r.card is not None and "ocr" not in r.card.id:
-            lead = _DESCRIBED
-        text = texts[0]
-        shown = text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 1] + "…"
-        quoted = f"“{shown}”" if "{}" in lead and not lead.startswith(("It looks", "Mood", "Found")) else shown
-        if lead is _DESCRIBED or r.task.task in ("object-detection", "pose-estimation", "image-segmentation"):
-            quoted = shown
-        lines.append(lead.format(quoted))
+            lead = M.SUMMARY_SHOWS  # a describer, not OCR: what the photo shows, not words to quote
+        lines.append(say(lead, text=text) if lead else say(M.SUMMARY_RESULT, task=r.task.task, text=text))
     if media and r.task.task in _MEDIA_LEADS:
-        lines.append(_MEDIA_LEADS[r.task.task])
+        lines.append(say(_MEDIA_LEADS[r.task.task]))
     elif media and not texts:
-        lines.append(f"Here is the {media[0].kind}.")
+        lines.append(say(_KIND_LEADS[media[0].kind]))
     return lines

@@ -235,6 +235,7 @@ class Outcome:
     llm_calls: int = 0
     timings: Mapping[str, float] = field(default_factory=dict)
     error: str | None = None  # set when the request failed as a whole (reply explains)
+    language: str | None = None  # the language the user wrote in, which the reply follows
 
     def to_public(self) -> dict[str, Any]:
         return {
@@ -249,4 +250,5 @@ class Outcome:
             "llm_calls": self.llm_calls,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "error": self.error,
+            "language": self.language,
         }

