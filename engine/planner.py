@@ -34,6 +34,7 @@ from engine.prompts import (
     PLAN_RETRY,
     candidate_models,
     history_text,
+    plan_language,
     plan_system,
     resource_table,
 )
@@ -143,7 +144,13 @@ class Planner:
             # earlier turns are context, not instructions to re-plan: the planner sees them as chat
             messages.append(ChatMessage(role, text))
         messages.append(
-            ChatMessage("user", candidate_models(models) + context.planning_text + resource_table(context))
+            ChatMessage(
+                "user",
+                candidate_models(models)
+                + context.planning_text
+                + resource_table(context)
+                + plan_language(context.language),
+            )
         )
         return messages
 

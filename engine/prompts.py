@@ -72,6 +72,26 @@ CHAT_SYSTEM = (
 )
 
 
+def answer_language(lang: str | None) -> str:
+    """The sentence that holds a model to the user's language ("" for English)."""
+    if not lang or lang in ("en", "und"):
+        return ""
+    from engine.language_names import language_label
+
+    name = language_label(lang)
+    return f" The user writes in {name}: answer in {name}."
+
+
+def plan_language(lang: str | None) -> str:
+    """The planning prompt's note of the user's language: text arguments stay in it."""
+    if not lang or lang in ("en", "und"):
+        return ""
+    from engine.language_names import language_label
+
+    name = language_label(lang)
+    return f"\n(The user writes in {name}; text arguments you write stay in {name}.)"
+
+
 def task_catalogue() -> str:
     """One line a task type: ``- name (image, text?) -> text: what it does``; an argument
     is written by its kind, or ``name:kind`` where its name says something else."""

@@ -18,7 +18,7 @@ from engine.conversation import StateEntry
 from engine.errors import LLMError
 from engine.i18n import Messages
 from engine.llm.base import LLM, ChatMessage
-from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM, history_text
+from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM, answer_language, history_text
 from engine.selector import PLANNER_REASON, RANKED_REASON, SOLE_REASON
 from engine.summary import summary as results_summary
 from engine.types import MEDIA_KINDS, Request, Resource, TaskResult, Turn
@@ -91,23 +91,25 @@ class Responder:
         # Plain lines, not JSON: small controllers answer far better from text (measured with
         # SmolLM2-135M: JSON payloads made it ramble, these lines made it quote the result).
         body = f"Request: {request.text}\nResults:\n{digest}"
-        messages = [ChatMessage("system", RESPOND_SYSTEM), ChatMessage("user", body)]
+        lang = say.lang if say is not None else None
+        messages = [ChatMessage("system", RESPOND_SYSTEM + answer_language(lang)), ChatMessage("user", body)]
         try:
             text = (await llm.complete(messages, max_tokens=400, temperature=0.2)).strip()
         except LLMError as exc:
-            log.info("responder fell back to the digest: %s", exc)
-            return "Here is what I did:\n" + digest
+            log.info("responder fell back to the summary: %s", exc)
+            return summary(request, results, say)
         if not text:
-            return "Here is what I did:\n" + digest
+            return summary(request, results, say)
         if not _quotes_results(text, results):
-            text += "\n\nResults:\n" + digest
+            text += "\n\n" + summary(request, results, say)
         return text
 
     async def chat(self, request: Request, llm: LLM, say: Messages | None = None) -> str:
         """A direct answer when no expert is needed. Earlier tool replies reach the model as
         plain sentences (not the digest's layout, which small models copy), and a sentence
         of the answer that claims a file or a result nobody made is taken out."""
-        messages = [ChatMessage("system", CHAT_SYSTEM)]
+        lang = say.lang if say is not None else None
+        messages = [ChatMessage("system", CHAT_SYSTEM + answer_language(lang))]
         for role, text in history_text(_plain_history(request.history), self.context_tokens):
             messages.append(ChatMessage(role, text))
         messages.append(ChatMessage("user", request.text))

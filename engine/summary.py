@@ -63,12 +63,21 @@ def summary(results: Sequence[TaskResult], say: Messages | None = None) -> str:
         if r.status == "ok":
             lines.extend(_ok_lines(r, say))
         elif r.status == "failed":
-            lines.append(say(M.SUMMARY_FAILED, action=_action(r.task.task, say), error=r.error))
+            lines.append(say(M.SUMMARY_FAILED, action=_action(r.task.task, say), error=_error(r, say)))
     skipped = [r for r in results if r.status == "skipped"]
     if skipped and any(r.status == "failed" for r in results):
         names = ", ".join(_action(r.task.task, say) for r in skipped)
         lines.append(say(M.SUMMARY_SKIPPED, actions=names))
     return "\n".join(lines) if lines else say(M.SUMMARY_NOTHING)
+
+
+def _error(r: TaskResult, say: Messages) -> str:
+    """The failure's reason; "cannot run here" in the user's language (other reasons are
+    the expert's own words)."""
+    error = r.error or ""
+    if error.startswith(f"{r.task.task} cannot run here"):
+        return say(M.CANNOT_RUN_HERE, task=r.task.task)
+    return error
 
 
 def _action(task: str, say: Messages) -> str:

@@ -98,7 +98,10 @@ async def test_request_specific_parts_come_last(tmp_path: Path) -> None:
     assert last.startswith(
         f"{CANDIDATES_HEADING}\n- image-to-text: org/image-to-text-a (local, 10 downloads)"
     )
-    assert last.endswith("\n\nRead the text in this image aloud\nFiles available: page.png (image)")
+    assert last.endswith(
+        "\n\nRead the text in this image aloud\nResources (name | kind | turn | origin | text):\n"
+        "- page.png | image | this message | sent by the user"
+    )
 
 
 async def test_only_the_likely_task_types_are_listed(tmp_path: Path) -> None:
