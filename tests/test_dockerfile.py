@@ -99,7 +99,9 @@ def test_the_image_is_built_in_a_builder_stage_and_run_from_a_slim_one(dockerfil
     assert all(not (COMPILERS & set(r.split())) for r in runtime.all("RUN")), "a compiler in the runtime"
     copies = runtime.all("COPY")
     assert "--from=builder /opt/venv /opt/venv" in copies  # the venv keeps the path its scripts name
-    assert all(c.startswith("--from=builder") for c in copies), "the runtime copies only what the builder made"
+    assert all(c.startswith("--from=builder") for c in copies), (
+        "the runtime copies only what the builder made"
+    )
 
 
 def pip_installs(stage: Stage) -> list[list[str]]:
@@ -241,7 +243,7 @@ def dev_distribution_files() -> set[Path]:
     names = [
         re.split(r"[\s;<>=!\[~]", r, maxsplit=1)[0]
         for r in metadata.requires("hugginggpt-bot") or []
-        if "extra == \"dev\"" in r
+        if 'extra == "dev"' in r
     ]
     files: set[Path] = set()
     for name in names:
@@ -254,7 +256,8 @@ def dev_distribution_files() -> set[Path]:
 
 
 @pytest.mark.skipif(
-    not all(shutil.which(t) for t in ("ldd", "dpkg", "apt-cache")), reason="needs Debian's ldd, dpkg, apt-cache"
+    not all(shutil.which(t) for t in ("ldd", "dpkg", "apt-cache")),
+    reason="needs Debian's ldd, dpkg, apt-cache",
 )
 def test_the_runtime_packages_provide_every_system_library_the_venv_links(tmp_path):
     """ldd of every compiled module in this set-up's venv: each system library it needs
@@ -276,13 +279,27 @@ def test_the_runtime_packages_provide_every_system_library_the_venv_links(tmp_pa
         owners.add(found.stdout.split(":")[0])
     runtime = [p for p in bootstrap_apt_packages() if not BUILD_ONLY.fullmatch(p)]
     tree = subprocess.run(
-        ["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts",
-         "--no-breaks", "--no-replaces", "--no-enhances", *runtime],
-        capture_output=True, text=True, check=True,
+        [
+            "apt-cache",
+            "depends",
+            "--recurse",
+            "--no-recommends",
+            "--no-suggests",
+            "--no-conflicts",
+            "--no-breaks",
+            "--no-replaces",
+            "--no-enhances",
+            *runtime,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     closure = {line.strip() for line in tree.splitlines() if not line.startswith(" ")}
     assert owners, "found no system library: the scan is broken"
-    assert owners <= closure | BASE_IMAGE_PACKAGES, f"not in the image: {sorted(owners - closure - BASE_IMAGE_PACKAGES)}"
+    assert owners <= closure | BASE_IMAGE_PACKAGES, (
+        f"not in the image: {sorted(owners - closure - BASE_IMAGE_PACKAGES)}"
+    )
 
 
 def dockerignore_excludes(path: str) -> bool:
@@ -309,9 +326,21 @@ def dockerignore_excludes(path: str) -> bool:
 
 @pytest.mark.parametrize(
     "path",
-    [".git", ".git/HEAD", ".venv/bin/python", "engine/__pycache__/dag.cpython-311.pyc", ".ruff_cache/x",
-     ".mypy_cache/3.11/x.json", ".pytest_cache/v", "hugginggpt_bot.egg-info/PKG-INFO", "var/db.sqlite3",
-     "data/hugginggpt.sqlite3", ".env", "build/lib/x.py", "dist/x.whl"],
+    [
+        ".git",
+        ".git/HEAD",
+        ".venv/bin/python",
+        "engine/__pycache__/dag.cpython-311.pyc",
+        ".ruff_cache/x",
+        ".mypy_cache/3.11/x.json",
+        ".pytest_cache/v",
+        "hugginggpt_bot.egg-info/PKG-INFO",
+        "var/db.sqlite3",
+        "data/hugginggpt.sqlite3",
+        ".env",
+        "build/lib/x.py",
+        "dist/x.whl",
+    ],
 )
 def test_dockerignore_keeps_history_venvs_caches_and_local_data_out(path):
     assert dockerignore_excludes(path)
@@ -320,7 +349,8 @@ def test_dockerignore_keeps_history_venvs_caches_and_local_data_out(path):
 def test_dockerignore_keeps_every_tracked_file_the_build_needs():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
     needed = [
-        f for f in tracked.stdout.split("\n")
+        f
+        for f in tracked.stdout.split("\n")
         if f.startswith(("bot/", "engine/", "adapters/", "configs/"))
         or f in {"pyproject.toml", "README.md", "scripts/bootstrap.sh", "constraints.txt"}
     ]
