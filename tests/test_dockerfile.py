@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -356,3 +357,47 @@ def test_dockerignore_keeps_every_tracked_file_the_build_needs():
     ]
     assert "engine/data/catalogue.jsonl" in needed
     assert [f for f in needed if dockerignore_excludes(f)] == []
+
+
+def test_a_non_editable_install_carries_every_file_the_packages_hold(tmp_path):
+    """The image installs a wheel, not the checkout: every tracked file of bot/, engine/
+    and adapters/ (docs aside) must be in it, and the default config, which lives beside
+    the packages, is copied beside them by the builder."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "bot", "engine", "adapters", "pyproject.toml", "README.md"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in tracked:
+        (tmp_path / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / "src" / name)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            "out",
+            "./src",
+        ],
+        cwd=tmp_path,
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = (tmp_path / "out").glob("hugginggpt_bot-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = set(archive.namelist())
+    package_files = [f for f in tracked if "/" in f and not f.endswith(".md")]
+    assert "engine/data/catalogue.jsonl" in package_files
+    assert [f for f in package_files if f not in shipped] == []
+
+    from bot.config import DEFAULT_CONFIG
+
+    assert DEFAULT_CONFIG == ROOT / "configs" / "default.yaml"  # next to bot/, engine/, adapters/
+    assert 'cp -r configs "$site/configs"' in " ".join((ROOT / "Dockerfile").read_text().split())
