@@ -9,8 +9,7 @@ test:
 bench: setup
 	.venv/bin/python -m benchmarks
 lint: setup
-	.venv/bin/ruff check bot engine adapters tests benchmarks
-	.venv/bin/mypy engine adapters
+	bash .ci/lint
 # Message catalogues (engine/locale/README.md): collect the msgids of engine/messages.py
 # into the template, then merge the template into every language's .po file.
 i18n-extract: setup
