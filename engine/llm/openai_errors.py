@@ -73,7 +73,7 @@ def _find_words(value: Any, depth: int) -> str | None:
 def _response_text(exc: openai.APIStatusError) -> str:
     try:
         return exc.response.text.strip()
-    except Exception:  # a streamed or closed response has no text to give
+    except Exception:  # noqa: BLE001 - a streamed or closed response has no text to give
         return ""
 
 
