@@ -45,7 +45,7 @@ from engine.types import Outcome, Reply, Request, Turn
 log = logging.getLogger(__name__)
 
 # Turn folders are named time-tag-count: the tag tells this process from another on
-# the same data dir (random once, not per turn: a random draw per turn cost ~20 us)
+# the same data dir (drawn once per process, not per turn)
 _PROCESS_TAG = os.urandom(3).hex()
 _turn_numbers = itertools.count(1)
 _KNOWN_FOLDERS = 10_000  # conversation folders remembered (path joins cost every turn)
