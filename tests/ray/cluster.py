@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+# Ray's memory monitor kills workers when the whole machine passes 95 % of its memory,
+# whoever uses it; on a shared test machine that would be someone else's process.
+QUIET_ENV = {"RAY_memory_monitor_refresh_ms": "0"}
 
 
 def free_port() -> int:
@@ -39,7 +42,7 @@ class LocalCluster:
     def __init__(self, num_cpus: int = 2, env: dict[str, str] | None = None) -> None:
         self.num_cpus = num_cpus
         self.port = free_port()
-        self.env = {**os.environ, **LOOPBACK_ENV, **(env or {})}
+        self.env = {**os.environ, **LOOPBACK_ENV, **QUIET_ENV, **(env or {})}
         self.temp_dir = Path(tempfile.mkdtemp(prefix="hgb-ray-"))  # short: Ray's socket paths live here
         self._proc: subprocess.Popen[bytes] | None = None
 

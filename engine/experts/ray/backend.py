@@ -67,7 +67,11 @@ class RayBackend:
         state = self.state
         if state is None:
             return Availability(False, "the Ray cluster's status has not been read yet")
-        return state.availability(spec.app_name(self.cluster.app_prefix), self.cluster.address)
+        app = spec.app_name(self.cluster.app_prefix)
+        failed = (self.last_deploy or {}).get("error")
+        if failed and state.reachable and app not in state.apps:
+            return Availability(False, f"{app} could not be deployed on the Ray cluster: {failed}")
+        return state.availability(app, self.cluster.address)
 
     @property
     def state(self) -> ClusterState | None:
