@@ -116,7 +116,7 @@ def _with_models(plan_json: str, request: str) -> str:
     for line in listing.splitlines():
         if line.startswith("- ") and ": " in line:
             task, cands = line[2:].split(": ", 1)
-            first[task] = cands.split(" (", 1)[0]
+            first[task] = cands.split(",", 1)[0].split(" (", 1)[0].strip()
     tasks = json.loads(plan_json)
     for t in tasks:
         if t["task"] in first:

@@ -141,6 +141,7 @@ async def _plan_once(engine: Any, llm: Any, server: Any, probe: PlanProbe, folde
     from engine.llm.base import CountingLLM
 
     offset = server.log_offset()
+    cpu_before = server.cpu_seconds()
     prompt_before, completion_before = _usage(llm)
     counting = CountingLLM(engine.llm)
     started = time.perf_counter()
@@ -154,6 +155,7 @@ async def _plan_once(engine: Any, llm: Any, server: Any, probe: PlanProbe, folde
     except EngineError as exc:
         error = f"{type(exc).__name__}: {exc}"
     wall = time.perf_counter() - started
+    cpu_after = server.cpu_seconds()
     prompt_after, completion_after = _usage(llm)
     evaluations = server.prompt_evaluations_since(offset)
     requests = server.requests_since(offset)
@@ -165,6 +167,7 @@ async def _plan_once(engine: Any, llm: Any, server: Any, probe: PlanProbe, folde
         "right": tuple(tasks) == probe.expected,
         "error": error,
         "wall_s": round(wall, 2),
+        "server_cpu_s": round(cpu_after - cpu_before, 2) if cpu_before is not None and cpu_after else None,
         "llm_calls": counting.calls,
         "http": [r.status for r in requests if r.path.endswith("/chat/completions")],
         "prompt_tokens": prompt_tokens,
@@ -238,6 +241,7 @@ async def run(
                 await engine.aclose()
     walls = [r["wall_s"] for r in rows]
     median = statistics.median(walls)
+    cpu = [r["server_cpu_s"] for r in rows if r["server_cpu_s"] is not None]
     return result(
         NAME,
         TITLE,
@@ -246,6 +250,10 @@ async def run(
         goal=GOAL,
         passed=median < 6.0,
         params=params,
+        # the server's CPU time a request, over its threads: the wall time an otherwise idle
+        # machine would take, near enough, whatever the load was during the run
+        median_server_cpu_s=statistics.median(cpu) if cpu else None,
+        idle_machine_estimate_s=round(statistics.median(cpu) / threads, 2) if cpu else None,
         median_prompt_tokens=statistics.median(r["prompt_tokens"] for r in rows),
         median_prompt_tokens_evaluated=statistics.median(r["prompt_tokens_evaluated"] or 0 for r in rows),
         median_completion_tokens=statistics.median(r["completion_tokens"] for r in rows),

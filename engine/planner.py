@@ -45,6 +45,7 @@ from engine.types import ModelCard, Plan, Request, Resource
 log = logging.getLogger(__name__)
 
 PlannerMode = Literal["llm", "picker", "hybrid"]
+LISTED_CANDIDATES = 3  # model choices listed per task type: the selector's first three
 DemoSource = Callable[[str, int], Sequence[tuple[str, str]]]  # (request, k) -> [(request, plan json)]
 
 
@@ -163,13 +164,15 @@ class Planner:
         """The model choices worth listing for this request: those of the task types the
         picker proposes and the nearest demo uses (all of them when there is neither). A
         task type left out costs the selection stage its own choice, never a wrong plan."""
-        if not models or (self.picker is None and not demos):
+        if not models:
             return models
+        if self.picker is None and not demos:
+            return {task: list(cards)[:LISTED_CANDIDATES] for task, cards in models.items()}
         likely = _demo_tasks(demos[:1])
         if self.picker is not None:
             proposal = await asyncio.to_thread(self.picker.propose, context.planning_text, context.files)
             likely |= {t.task for t in proposal.tasks} if proposal else set()
-        return {task: cards for task, cards in models.items() if task in likely}
+        return {task: list(cards)[:LISTED_CANDIDATES] for task, cards in models.items() if task in likely}
 
     async def _demos(self, text: str) -> Sequence[tuple[str, str]]:
         if self.demos is None or not self.n_demos:

@@ -23,7 +23,7 @@ Rules:
 - An argument that is another task's output is written "<GENERATED>-ID" (for example "<GENERATED>-0").
 - An image, audio or video argument is a name from the resources listed with the request; a text argument is the text itself, or the name of a text resource from that list (an earlier result), never a file name.
 - Use an earlier resource only when the request refers to it ("it", "the picture", "the translation").
-- Where the request lists candidate models for a task type, add "model": ID to that task: the candidate that best fits the request (its language, content and kind of output); more downloads means better tested.
+- Where the request lists candidate models for a task type (best tested first), add "model": ID to that task: the candidate that best fits the request (its language, content and kind of output).
 - If the request needs no expert (greetings, general questions), answer with {{"tasks": []}}.
 Task types: name (arguments; ? = optional) -> outputs: what it does
 {tasks}"""
@@ -53,10 +53,9 @@ def candidate_models(models: Mapping[str, Sequence[ModelCard]]) -> str:
 
 
 def model_listing(models: Mapping[str, Sequence[ModelCard]]) -> str:
-    return "\n".join(
-        f"- {task}: " + ", ".join(f"{c.id} ({c.backend}, {c.downloads} downloads)" for c in cards)
-        for task, cards in sorted(models.items())
-    )
+    """``- task: id, id``: the ids in the order the selector would try them (ranked by
+    where they run and their downloads), which the prompt calls "best tested first"."""
+    return "\n".join(f"- {task}: " + ", ".join(c.id for c in cards) for task, cards in sorted(models.items()))
 
 
 RESPOND_SYSTEM = (

@@ -147,6 +147,19 @@ class LlamaCppServer:
 
     # what the server said ----------------------------------------------------------
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server process has used so far (user + system; Linux /proc), or None.
+
+        Unlike wall time it hardly moves with other work on the machine, so a benchmark on
+        a shared machine reports both."""
+        if self._process is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def log_offset(self) -> int:
         return self.log_path.stat().st_size
 

@@ -96,7 +96,7 @@ async def test_request_specific_parts_come_last(tmp_path: Path) -> None:
     assert messages[1].content == DEMOS[0][0]
     last = messages[-1].content
     assert last.startswith(
-        f"{CANDIDATES_HEADING}\n- image-to-text: org/image-to-text-a (local, 10 downloads)"
+        f"{CANDIDATES_HEADING}\n- image-to-text: org/image-to-text-a, org/image-to-text-b\n"
     )
     assert last.endswith(
         "\n\nRead the text in this image aloud\nResources (name | kind | turn | origin | text):\n"
@@ -132,3 +132,13 @@ async def test_no_choices_no_list(tmp_path: Path) -> None:
     planner = Planner("llm", picker=FixedPicker("translation"), n_demos=0)
     last = (await messages_for(planner, Request("hi", tmp_path), models={}))[-1].content
     assert last == "hi"
+
+
+async def test_at_most_three_candidates_a_type_are_listed(tmp_path: Path) -> None:
+    many = {"image-to-text": [ModelCard(f"org/m{i}", "image-to-text", "local", 10 - i) for i in range(5)]}
+    planner = Planner("llm", picker=FixedPicker("image-to-text"), n_demos=0)
+    llm = RecordingLLM()
+    await planner.plan(Request("Caption it", tmp_path), llm, models=many)  # type: ignore[arg-type]
+    assert llm.calls[0][-1].content.startswith(
+        f"{CANDIDATES_HEADING}\n- image-to-text: org/m0, org/m1, org/m2\n\n"
+    )
