@@ -13,31 +13,48 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from engine import messages as M
 from engine.events import Done, Event, PlanReady, Received, Responding, Started, TaskFinished, TaskStarted
+from engine.i18n import Messages
 
 log = logging.getLogger(__name__)
 
 _ICONS = {"pending": "⏳", "running": "⚙️", "ok": "✅", "failed": "❌", "skipped": "⏭️"}
+_STATES = {
+    "pending": M.STATE_PENDING,
+    "running": M.STATE_RUNNING,
+    "ok": M.STATE_OK,
+    "failed": M.STATE_FAILED,
+    "skipped": M.STATE_SKIPPED,
+}
 
 
 class ProgressView:
+    """The status text, in the user's language once the engine has told it (``Started``)."""
+
     def __init__(self) -> None:
-        self.header = "Thinking…"
+        self.say = Messages("en")
+        self.header = self.say(M.PROGRESS_THINKING)
         self.lines: dict[int, tuple[str, str, str]] = {}  # task id -> (task, model, state)
         self.footer = ""
 
     def apply(self, event: Event) -> None:
         if isinstance(event, Received):
             self.header = (
-                f"Queued behind {event.queued_behind} earlier message(s)…"
+                self.say.plural(M.PROGRESS_QUEUED, event.queued_behind, count=event.queued_behind)
                 if event.queued_behind
-                else "Working on it…"
+                else self.say(M.PROGRESS_WORKING)
             )
         elif isinstance(event, Started):
-            self.header = "Planning…"
+            if event.language:
+                self.say = Messages(event.language)
+            self.header = self.say(M.PROGRESS_PLANNING)
         elif isinstance(event, PlanReady):
+            count = len(event.plan.tasks)
             self.header = (
-                f"Plan: {len(event.plan.tasks)} task(s)" if event.plan.tasks else "Answering directly…"
+                self.say.plural(M.PROGRESS_PLAN, count, count=count)
+                if count
+                else self.say(M.PROGRESS_ANSWERING_DIRECTLY)
             )
             for t in event.plan.tasks:
                 self.lines[t.id] = (t.task, "", "pending")
@@ -49,16 +66,19 @@ class ProgressView:
             model = r.card.id if r.card else self.lines.get(r.task.id, ("", "", ""))[1]
             self.lines[r.task.id] = (r.task.task, model, r.status)
         elif isinstance(event, Responding):
-            self.footer = "Writing the answer…"
+            self.footer = self.say(M.PROGRESS_WRITING)
         elif isinstance(event, Done):
-            self.footer = "Done."
+            self.footer = self.say(M.PROGRESS_DONE)
 
     def render(self) -> str:
         out = [self.header]
         for tid in sorted(self.lines):
             task, model, state = self.lines[tid]
-            via = f" ({model})" if model else ""
-            out.append(f"{_ICONS.get(state, '•')} #{tid} {task}{via}: {state}")
+            icon, word = _ICONS.get(state, "•"), self.say(_STATES[state]) if state in _STATES else state
+            if model:
+                out.append(self.say(M.PROGRESS_LINE_WITH_MODEL, icon=icon, id=tid, task=task, model=model, state=word))
+            else:
+                out.append(self.say(M.PROGRESS_LINE, icon=icon, id=tid, task=task, state=word))
         if self.footer:
             out.append(self.footer)
         return "\n".join(out)

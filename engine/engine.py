@@ -55,11 +55,11 @@ class Engine:
         written). A request answered directly (no tasks) has neither stage and is answered."""
         clock = _Clock()
         llm = CountingLLM(self.llm)
-        await emit(on_event, Started(request.text))
+        context = TurnContext.of(request)
+        await emit(on_event, Started(request.text, context.language))
         plan: Plan | None = None
         selections: dict[int, list[Selection]] = {}
         results: list[TaskResult] = []
-        context = TurnContext.of(request)
         say = context.say
         try:
             with clock("plan"):

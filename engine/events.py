@@ -23,9 +23,11 @@ class Received:
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """The request was accepted; emitted before any LLM call."""
+    """The request was accepted; emitted before any LLM call. ``language``: the one the
+    user writes in (ISO 639-1), which progress texts and the reply follow."""
 
     text: str
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

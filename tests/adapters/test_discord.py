@@ -190,7 +190,7 @@ async def test_mention_with_image_gets_status_then_reply_with_image(
     edits = fake.calls_to("PATCH", rf"/channels/{CHANNEL}/messages/\d+$")
     # the status message ends showing the final state (posted once if no edit was due)
     final = edits[-1].json["content"] if edits else status.json["content"]
-    assert "Plan: 1 task(s)" in final and "image-to-text (nlpconnect/vit-gpt2-image-captioning): ok" in final
+    assert "Plan: 1 task" in final and "image-to-text (nlpconnect/vit-gpt2-image-captioning): ok" in final
     assert final.endswith("Done.")
     assert fake.calls_to("POST", rf"/channels/{CHANNEL}/typing$")
     assert len(posted) == 2  # one status message (edited), one answer; own echoes ignored

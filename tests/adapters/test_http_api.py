@@ -90,7 +90,7 @@ async def test_a_streamed_completion_shows_progress_then_the_answer(app):
     assert chunks[0].choices[0].delta.role == "assistant"
     texts = [c.choices[0].delta.content or "" for c in chunks]
     content = "".join(texts)
-    plan_at = content.index("Plan: 2 task(s)")
+    plan_at = content.index("Plan: 2 tasks")
     ran_at = content.index("✅ #0 image-to-text (fake/image-to-text): ok")
     spoke_at = content.index("✅ #1 text-to-speech (fake/text-to-speech): ok")
     answer_at = content.index(READ, spoke_at)

@@ -79,7 +79,7 @@ async def test_the_page_runs_a_turn_with_an_image_shows_progress_media_and_forge
 
             answer = page.locator(".message.assistant").last
             status = answer.locator(".status")
-            await status.filter(has_text="Plan: 3 task(s)").wait_for()  # live progress, before the answer
+            await status.filter(has_text="Plan: 3 tasks").wait_for()  # live progress, before the answer
             assert not await answer.evaluate("a => a.classList.contains('done')")
             await page.wait_for_selector(".message.assistant.done", timeout=30_000)
             assert "✅ #1 text-to-speech" in await status.inner_text()

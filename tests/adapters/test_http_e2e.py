@@ -99,7 +99,7 @@ async def test_serve_answers_the_openai_client_and_stops_on_sigterm(server):
 
         stream = await client.chat.completions.create(model="hugginggpt", messages=_messages(), stream=True)
         streamed = "".join([c.choices[0].delta.content or "" async for c in stream])
-        assert streamed.index("Plan: 2 task(s)") < streamed.index("✅ #1 text-to-speech")
+        assert streamed.index("Plan: 2 tasks") < streamed.index("✅ #1 text-to-speech")
         assert "meeting starts at noon" in streamed[streamed.index("✅ #1 text-to-speech") :].lower()
 
     async with aiohttp.ClientSession() as http:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.progress import ThrottledStatus
+from adapters.progress import ProgressView, ThrottledStatus
 from engine.events import Done, PlanReady, Received, Responding, Started
 from engine.types import Plan, Reply
 
@@ -65,3 +65,13 @@ async def test_edits_are_throttled_and_the_last_state_always_lands():
     await status.on_event(Started("late"))  # after close: nothing is sent
     await asyncio.sleep(0.01)
     assert len(published) == 2
+
+
+def test_the_status_follows_the_language_the_engine_found():
+    from engine.types import Task
+
+    view = ProgressView()
+    view.apply(Received("lis ça stp"))
+    view.apply(Started("lis ça stp", language="fr"))
+    view.apply(PlanReady(Plan((Task(0, "image-to-text", {"image": "note.png"}),))))
+    assert view.render().splitlines() == ["Plan : 1 tâche", "⏳ #0 image-to-text : en attente"]

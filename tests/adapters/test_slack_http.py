@@ -291,7 +291,7 @@ async def test_a_long_status_is_cut_to_the_message_limit(fake: FakeSlack, tmp_pa
         statuses = [fake.calls_to("chat.postMessage")[0], *fake.calls_to("chat.update")]
         assert all(len(c.params["text"]) <= 600 for c in statuses)
         last = statuses[-1].params["text"]
-        assert last.startswith(f"<@{USER}> asked: draw a very elaborate plan\nPlan: 80 task(s)")
+        assert last.startswith(f"<@{USER}> asked: draw a very elaborate plan\nPlan: 80 tasks")
         assert last.endswith("\n…") and "#1 text-to-image (fake/painter): ok" in last
     finally:
         await close()
