@@ -103,7 +103,7 @@ def request_of(messages: Sequence[Mapping[str, str]]) -> str:
     content = messages[-1]["content"]
     if content.startswith(CANDIDATES_HEADING):
         content = content.split("\n\n", 1)[1]
-    return content.split("\nResources (")[0]
+    return content.split("\nResources (")[0].split("\n(The user writes in ")[0]
 
 
 def _with_models(plan_json: str, request: str) -> str:

@@ -72,8 +72,9 @@ CHAT_SYSTEM = (
 
 
 def answer_language(lang: str | None) -> str:
-    """The sentence that holds a model to the user's language ("" for English)."""
-    if not lang or lang in ("en", "und"):
+    """The sentence that holds a model to the user's language, English too: after earlier
+    turns in another language, a small model otherwise carries on in that one."""
+    if not lang or lang == "und":
         return ""
     from engine.language_names import language_label
 

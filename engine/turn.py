@@ -47,13 +47,16 @@ class TurnContext:
 
 
 _SURE = 0.5
+_SURE_SHORT = 0.9
 
 
 def user_language(text: str, history: tuple[Turn, ...] = ()) -> str:
     """The language of ``text``; a message too short to tell ("ok", "thx") takes the
     language of the user's last messages, and English when nothing tells."""
     guess = detect_language(text)
-    if guess.known and guess.confidence >= _SURE:
+    # one or two Latin words ("chain", "ok cool") say little: English unless the guess is sure
+    sure = _SURE if len(text.split()) > 2 or not text.isascii() else _SURE_SHORT
+    if guess.known and guess.confidence >= sure:
         return guess.code
     earlier = " ".join(t.text for t in history[-6:] if t.role == "user")
     before = detect_language(earlier) if earlier.strip() else None

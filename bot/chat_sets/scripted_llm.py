@@ -44,9 +44,9 @@ class ScriptedPlanner:
         system = messages[0].content
         if system.startswith("You are the planner"):
             return json.dumps({"tasks": self._plan(messages[-1].content)})
-        if system == RESPOND_SYSTEM:
+        if system.startswith(RESPOND_SYSTEM):
             return messages[-1].content.split("Results:\n", 1)[-1]
-        if system == CHAT_SYSTEM:
+        if system.startswith(CHAT_SYSTEM):
             return "OK."
         if "choose the best model" in system:
             return '{"choices": []}'

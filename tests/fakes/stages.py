@@ -18,9 +18,9 @@ def stage_of(messages: Sequence[Mapping[str, str]]) -> str:
     system = messages[0]["content"]
     if system.startswith(PLANNER_MARK):
         return "plan"
-    if system == RESPOND_SYSTEM:
+    if system.startswith(RESPOND_SYSTEM):
         return "respond"
-    if system == CHAT_SYSTEM:
+    if system.startswith(CHAT_SYSTEM):
         return "chat"
     if "choose the best model" in system:
         return "select"
