@@ -34,8 +34,18 @@ SETS = {
 }
 
 
-async def main(out_dir: Path | None, sets: list[str]) -> dict[str, object]:
-    picker = TaskPicker(Embedder(threads=1))
+def _encoder(name: str) -> object:
+    """The bot's encoder (USE multilingual when installed) or the one named."""
+    from engine.picker.muse import MultilingualEmbedder
+    from engine.picker.muse import available as multilingual_available
+
+    if name == "minilm" or (name == "auto" and not multilingual_available()):
+        return Embedder(threads=1)
+    return MultilingualEmbedder()
+
+
+async def main(out_dir: Path | None, sets: list[str], encoder: str = "auto") -> dict[str, object]:
+    picker = TaskPicker(_encoder(encoder))  # type: ignore[arg-type]
     picker.propose("warm up: load the encoder and embed the exemplars")
 
     async def plan_fn(text: str) -> Plan | None:
@@ -60,5 +70,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="folder for the predictions (JSONL)")
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--encoder", choices=["auto", "minilm", "muse"], default="auto")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.out, args.sets)), indent=2))
+    print(json.dumps(asyncio.run(main(args.out, args.sets, args.encoder)), indent=2))

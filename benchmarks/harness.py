@@ -26,6 +26,7 @@ from engine.experts.base import Availability, RunContext
 from engine.experts.controller import ControllerBackend
 from engine.llm.base import LLM, ChatMessage
 from engine.planner import Planner
+from engine.prompts import CANDIDATES_HEADING
 from engine.scheduler import Scheduler
 from engine.selector import Selector
 from engine.tasks import TASK_SPECS
@@ -98,21 +99,24 @@ def ms_summary(seconds: Sequence[float]) -> dict[str, float]:
 
 
 def request_of(messages: Sequence[Mapping[str, str]]) -> str:
-    """The user's request text in a planning call (without the appended file list)."""
-    return messages[-1]["content"].split("\nFiles available:")[0]
+    """The user's request text in a planning call (without the model choices and the resource table)."""
+    content = messages[-1]["content"]
+    if content.startswith(CANDIDATES_HEADING):
+        content = content.split("\n\n", 1)[1]
+    return content.split("\nResources (")[0]
 
 
-def _with_models(plan_json: str, system: str) -> str:
-    """A compliant planner: where the prompt lists model candidates for a task type, the
-    plan names the first one (the prompt's "Model choice" section)."""
-    if "Model choice:" not in system:
+def _with_models(plan_json: str, request: str) -> str:
+    """A compliant planner: where the request lists model candidates for a task type, the
+    plan names the first one (the "Candidate models" list opening the planner's last message)."""
+    if not request.startswith(CANDIDATES_HEADING):
         return plan_json
-    listing = system.split("Model choice:", 1)[1]
+    listing = request.split("\n\n", 1)[0]
     first = {}
     for line in listing.splitlines():
         if line.startswith("- ") and ": " in line:
             task, cands = line[2:].split(": ", 1)
-            first[task] = cands.split(" (", 1)[0]
+            first[task] = cands.split(",", 1)[0].split(" (", 1)[0].strip()
     tasks = json.loads(plan_json)
     for t in tasks:
         if t["task"] in first:
@@ -125,7 +129,7 @@ def answer(messages: Sequence[Mapping[str, str]], plan_for: PlanFor) -> str:
     candidate for each contested task, a reply quoting the results, or an echo."""
     stage = stage_of(messages)
     if stage == "plan":
-        return _with_models(plan_for(request_of(messages)), messages[0]["content"])
+        return _with_models(plan_for(request_of(messages)), messages[-1]["content"])
     if stage == "select":
         listing = json.loads(messages[-1]["content"])
         return json.dumps(

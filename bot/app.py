@@ -22,10 +22,13 @@ from engine.engine import Engine
 from engine.errors import ConfigError
 from engine.experts.base import ExpertBackend
 from engine.experts.controller import ControllerBackend
+from engine.experts.hub_reachability import HubReachability
 from engine.llm.base import LLM
+from engine.media_limits import MediaLimits
 from engine.planner import Planner, PlannerMode
 from engine.responder import Responder
 from engine.scheduler import Scheduler
+from engine.secrets import Redactor, env_keys
 from engine.selector import Selector
 
 if TYPE_CHECKING:
@@ -57,6 +60,8 @@ def build_llm(settings: Settings) -> LLM:
             api_key=os.environ.get(cfg.api_key_env),
             timeout=cfg.timeout,
             max_retries=cfg.max_retries,
+            retry_timeouts=cfg.retry_timeouts,
+            structured_output=cfg.structured_output,
             api_key_env=cfg.api_key_env,
         )
     from engine.llm.local_backend import LocalLLM
@@ -64,11 +69,30 @@ def build_llm(settings: Settings) -> LLM:
     return LocalLLM(cfg.model, model_path=cfg.model_path, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads)
 
 
-def build_backends(settings: Settings, llm: LLM) -> dict[str, ExpertBackend]:
+def media_limits(settings: Settings) -> MediaLimits:
+    limits = settings.limits
+    return MediaLimits(
+        max_pixels=int(limits.max_image_megapixels * 1_000_000),
+        max_audio_seconds=limits.max_audio_seconds,
+        max_video_seconds=limits.max_video_seconds,
+        max_video_frames=limits.max_video_frames,
+    )
+
+
+def build_redactor(settings: Settings) -> Redactor:
+    """Knows the values of every environment variable the config's ``*_env`` keys name."""
+    return Redactor.from_environment(env_keys(settings.model_dump()), os.environ)
+
+
+def build_backends(
+    settings: Settings, llm: LLM, hub: HubReachability | None = None
+) -> dict[str, ExpertBackend]:
     from engine.experts.builtin.backend import BuiltinBackend
     from engine.experts.builtin.registry import default_tools
 
-    backends: dict[str, ExpertBackend] = {"builtin": BuiltinBackend(default_tools())}
+    hub = hub or HubReachability(ttl=settings.experts.hub_retry_after)  # one per process: see its docstring
+    limits = media_limits(settings)
+    backends: dict[str, ExpertBackend] = {"builtin": BuiltinBackend(default_tools(), limits=limits)}
     local = settings.experts.local
     if local.enabled:
         from engine.experts.local.backend import LocalBackend
@@ -77,6 +101,8 @@ def build_backends(settings: Settings, llm: LLM) -> dict[str, ExpertBackend]:
             device=local.device,
             memory_budget_mb=local.memory_budget_mb,
             models_dir=Path(local.models_dir).expanduser() if local.models_dir else None,
+            hub=hub,
+            limits=limits,
         )
     hosted = settings.experts.hosted
     if hosted.enabled and os.environ.get(hosted.token_env):
@@ -88,6 +114,8 @@ def build_backends(settings: Settings, llm: LLM) -> dict[str, ExpertBackend]:
             base_url=hosted.base_url,
             max_wait_loading=hosted.max_wait_loading,
             max_retries=hosted.max_retries,
+            hub=hub,
+            limits=limits,
         )
     if settings.experts.ray.enabled:
         backends["ray"] = build_ray_backend(settings)
@@ -172,11 +200,16 @@ def responder_style(settings: Settings) -> str:
 def build_planner(settings: Settings) -> Planner:
     from engine.picker.demos import DemoRetriever
     from engine.picker.embedder import Embedder
+    from engine.picker.muse import MultilingualEmbedder
+    from engine.picker.muse import available as multilingual_available
     from engine.picker.picker import TaskPicker
 
     mode = planner_mode(settings)
-    embedder = Embedder()  # one MiniLM for the picker and the demo retriever, loaded on first use
-    picker = TaskPicker(embedder) if mode in ("picker", "hybrid") else None
+    # one encoder for the picker and the demo retriever, loaded on first use: USE multilingual
+    # where its package is installed (it reads requests in 16 languages), MiniLM otherwise
+    embedder = MultilingualEmbedder() if multilingual_available() else Embedder()
+    # llm mode too: its proposal names the task types whose model choices the planning prompt lists
+    picker = TaskPicker(embedder)
     demos = DemoRetriever(embedder) if mode in ("llm", "hybrid") and settings.planner.demos else None
     return Planner(
         mode,
@@ -211,13 +244,17 @@ def build_engine(
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, engine: Engine | None = None) -> AsyncIterator[Runtime]:
-    data_dir = settings.data_path
+async def open_runtime(
+    settings: Settings, engine: Engine | None = None, data_dir: Path | None = None
+) -> AsyncIterator[Runtime]:
+    """``data_dir`` replaces the configured data folder (an evaluation runs in a scratch one)."""
+    data_dir = data_dir or settings.data_path
     data_dir.mkdir(parents=True, exist_ok=True)
     # the engine first: if a setting is wrong, no store thread is left open to hang the exit
     engine = engine or build_engine(settings)
+    redactor = build_redactor(settings)
     try:
-        store = await Store.open(data_dir / "hugginggpt.sqlite3")
+        store = await Store.open(data_dir / "hugginggpt.sqlite3", redactor)
     except BaseException:
         await engine.aclose()
         raise
@@ -229,6 +266,8 @@ async def open_runtime(settings: Settings, engine: Engine | None = None) -> Asyn
         max_attachment_bytes=int(limits.max_attachment_mb * 1024 * 1024),
         max_attachments=limits.max_attachments,
         max_request_chars=limits.max_request_chars,
+        media_limits=media_limits(settings),
+        redactor=redactor,
     )
     runtime = Runtime(settings, engine, store, service)
     try:

@@ -1,4 +1,4 @@
-"""The ``hugginggpt-bot`` command line: chat, ask, discord, slack, models, ray, eval."""
+"""The ``hugginggpt-bot`` command line: chat, ask, discord, slack, serve, models, ray, eval."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
         help="serve gateway shard I of N (run N processes, I = 0..N-1, to use N cores; DMs go to shard 0)",
     )
     sub.add_parser("slack", help="run the Slack bot (Socket Mode by default)")
+    serve = sub.add_parser(
+        "serve", help="run the HTTP API (OpenAI chat completions, JARVIS's endpoints) and the chat page"
+    )
+    serve.add_argument("--host", help="address to listen on (default: http.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: http.port, 8080)")
 
     models = sub.add_parser("models", help="the model catalogue")
     msub = models.add_subparsers(dest="models_command", required=True)
@@ -66,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     plans.add_argument("gold")
     plans.add_argument("--out", help="write predictions (gold format) here")
     plans.add_argument("--limit", type=int, help="only the first N requests")
+    from bot.eval_chats import add_parser as add_chats_parser
+
+    add_chats_parser(esub)
     return p
 
 
@@ -75,10 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    _tolerant_output()
     try:
         settings = load_settings(args.config)
         if getattr(args, "shard", None):
             settings = with_shard(settings, args.shard)
+        if args.command == "serve":
+            settings = with_address(settings, args.host, args.port)
+        redact_logs(settings)
         return asyncio.run(until_terminated(_dispatch(args, settings)))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -90,14 +102,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _tolerant_output() -> None:
+    """A character the terminal's encoding lacks is printed as "?", never a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
+def redact_logs(settings: Settings) -> None:
+    """Every log handler of this process drops the configured secrets and token-shaped
+    strings from what it writes (engine/secrets.py)."""
+    from engine.secrets import RedactingFilter, Redactor, env_keys
+
+    redacting = RedactingFilter(Redactor.from_environment(env_keys(settings.model_dump()), os.environ))
+    for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+            handler.removeFilter(old)
+        handler.addFilter(redacting)
+
+
 TERMINATED = 128 + signal.SIGTERM  # the exit status a shell reports for SIGTERM
 
 
 async def until_terminated(work: Coroutine[Any, Any, int]) -> int:
     """Run ``work``; on SIGTERM (``docker stop``, systemd) cancel it so that every
-    ``finally`` runs: the store writes what is queued, the platform clients close.
-    A second SIGTERM while that runs is ignored: cancelling again would cut the
-    store's last write short (SIGKILL is how supervisors insist).
+    ``finally`` runs: the store closes, the platform clients close. ``chat`` waiting
+    at its prompt is cancelled too (its wait for stdin is the event loop's, not a
+    thread's). A second SIGTERM while that runs is ignored: cancelling again would
+    cut the shutdown short (SIGKILL is how supervisors insist).
     Any other cancellation (Ctrl+C) passes through as before."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
@@ -105,7 +138,7 @@ async def until_terminated(work: Coroutine[Any, Any, int]) -> int:
 
     def on_sigterm() -> None:
         if terminated.is_set():
-            log.warning("SIGTERM again: still shutting down (writing what is queued)")
+            log.warning("SIGTERM again: still shutting down")
             return
         terminated.set()
         task.cancel()
@@ -147,6 +180,21 @@ def with_shard(settings: Settings, shard: str) -> Settings:
     return settings.model_copy(update={"discord": discord})
 
 
+def with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """``settings`` with the HTTP server's address given on the command line."""
+    from pydantic import ValidationError
+
+    from adapters.http.settings import HttpSettings
+
+    given = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    try:
+        http = HttpSettings.model_validate({**settings.http.model_dump(), **given})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"--{first['loc'][0]}: {first['msg']}") from exc
+    return settings.model_copy(update={"http": http})
+
+
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "models":
         from bot.models_cmd import models_command
@@ -157,9 +205,18 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return await ray_command(args, settings)
     if args.command == "eval":
+        if args.eval_command == "chats":
+            from bot.eval_chats import eval_chats
+
+            return await eval_chats(args, settings)
         from bot.eval_cmd import eval_plans
 
         return await eval_plans(args, settings)
+
+    if args.command == "serve":  # no key, no server: refused before anything is built
+        from adapters.http import ApiKeys
+
+        ApiKeys.from_env(os.environ, settings.http.api_keys_env)
 
     from adapters.terminal import TerminalChat, ask_once, conversation_key
     from bot.app import open_runtime
@@ -191,7 +248,17 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             await run_slack(settings.slack, rt.service, os.environ)
             return 0
+        if args.command == "serve":
+            from adapters.http import Limits, run_http
+
+            limits = Limits(max_attachment_bytes=max_bytes, max_attachments=settings.limits.max_attachments)
+            await run_http(settings.http, rt.service, rt.service.artifacts, limits, os.environ, _listening)
+            return 0
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _listening(url: str) -> None:
+    print(f"serving on {url} (the chat page at {url}/, the API at {url}/v1)", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adapters.discord.settings import DiscordSettings
+from adapters.http.settings import HttpSettings
 from adapters.slack.settings import SlackSettings
 from engine.errors import ConfigError
 
@@ -29,11 +30,17 @@ class LLMSettings(_Strict):
     # openai backend: any OpenAI-compatible server
     base_url: str | None = None
     model: str = Field(
-        "smollm2-135m-instruct", description="model name (openai) or embedded model id (local)"
+        "qwen2.5-coder-0.5b-instruct", description="model name (openai) or embedded model id (local)"
     )
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
+    retry_timeouts: bool = Field(
+        False, description="openai: retry a request that timed out (the server may still be busy with it)"
+    )
+    structured_output: Literal["auto", "json_schema", "json_object", "none"] = Field(
+        "auto", description="openai: the response_format for plans; auto finds what the server takes"
+    )
     # local backend: an embedded GGUF; ``model_path`` overrides the packaged file
     model_path: str | None = None
     n_ctx: int = Field(4096, ge=512)
@@ -171,6 +178,9 @@ class ExpertSettings(_Strict):
         None, description="let the LLM choose among several candidates; default: yes for openai, no for local"
     )
     task_timeout: float = Field(120.0, gt=0)
+    hub_retry_after: float = Field(
+        300.0, gt=0, description="seconds the Hub counts as unreachable after a failed look-up"
+    )
     catalogue: str | None = Field(None, description="JSONL of model cards; default: the shipped one")
     local: LocalExpertSettings = LocalExpertSettings()
     hosted: HostedExpertSettings = HostedExpertSettings()
@@ -181,6 +191,11 @@ class LimitSettings(_Strict):
     max_attachment_mb: float = Field(25.0, gt=0)
     max_attachments: int = Field(10, ge=1)
     max_request_chars: int = Field(8000, ge=100)
+    # media, checked from the header before anything decodes it (engine/media_limits.py)
+    max_image_megapixels: float = Field(50.0, gt=0, le=170, description="per image or video frame")
+    max_audio_seconds: float = Field(600.0, gt=0)
+    max_video_seconds: float = Field(600.0, gt=0)
+    max_video_frames: int = Field(36_000, ge=1)
 
 
 class Settings(_Strict):
@@ -192,6 +207,7 @@ class Settings(_Strict):
     limits: LimitSettings = LimitSettings()
     discord: DiscordSettings = DiscordSettings()
     slack: SlackSettings = SlackSettings()
+    http: HttpSettings = HttpSettings()
 
     @property
     def data_path(self) -> Path:

@@ -86,6 +86,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX requests_message ON requests (message_id)",
         ),
     ),
+    # why a plan is not the one its source usually makes (the LLM failed, the picker's plan stood)
+    Migration("m004_request_plan_note", ("ALTER TABLE requests ADD COLUMN plan_note TEXT",)),
 )
 
 

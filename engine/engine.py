@@ -12,20 +12,27 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
-from engine.errors import InputError, LLMError, LLMTimeout, PlanError
+from engine import messages as M
+from engine.capabilities import answer_capability, capability_table
+from engine.errors import InputError, LLMBadOutput, LLMError, LLMTimeout, PlanError
 from engine.events import Done, EventCallback, PlanReady, Responding, Started
 from engine.experts.base import ExpertBackend
+from engine.i18n import Messages
 from engine.llm.base import LLM, CountingLLM
 from engine.notify import emit
-from engine.planner import Planner, request_files
-from engine.responder import Responder, reply_media
+from engine.planner import Planner
+from engine.responder import Responder, recall, reply_media
 from engine.scheduler import Scheduler
 from engine.selector import Selector
 from engine.tasks import TASK_SPECS
+from engine.turn import TurnContext
 from engine.types import Outcome, Plan, Reply, Request, Selection, TaskResult
 
 log = logging.getLogger(__name__)
+
+StopAfter = Literal["plan", "execute"]
 
 
 @dataclass
@@ -40,46 +47,66 @@ class Engine:
     def backends(self) -> Mapping[str, ExpertBackend]:
         return self.scheduler.backends
 
-    async def run(self, request: Request, on_event: EventCallback | None = None) -> Outcome:
+    async def run(
+        self, request: Request, on_event: EventCallback | None = None, *, stop_after: StopAfter | None = None
+    ) -> Outcome:
+        """The whole pipeline; ``stop_after`` ends a tool run early, with an empty reply:
+        after planning (the plan alone) or after execution (plan and results, no answer
+        written). A request answered directly (no tasks) has neither stage and is answered."""
         clock = _Clock()
         llm = CountingLLM(self.llm)
         await emit(on_event, Started(request.text))
         plan: Plan | None = None
         selections: dict[int, list[Selection]] = {}
         results: list[TaskResult] = []
+        context = TurnContext.of(request)
+        say = context.say
         try:
             with clock("plan"):
-                plan = await self.planner.plan(request, llm, models=self._choices_for_planner())
+                plan = await self._plan(request, llm, context)
             await emit(on_event, PlanReady(plan))
+            if stop_after == "plan" and plan.tasks:
+                return await _stopped(on_event, plan, {}, [], llm, clock)
+            if context.decision.kind in ("capability", "recall"):
+                with clock("respond"):
+                    await emit(on_event, Responding())
+                    reply = Reply(text=self._answer_without_tools(request, context))
+                await emit(on_event, Done(reply))
+                return Outcome(
+                    reply=reply, plan=plan, llm_calls=llm.calls, timings=clock.finish(), language=context.language
+                )
             with clock("select"):
                 selections, missing = await self.selector.select(plan, llm)
             if not plan.tasks or _all_on_controller(plan, selections):
                 # HuggingGPT answers chit-chat and pure-language requests directly.
                 with clock("respond"):
                     await emit(on_event, Responding())
-                    text = await self.responder.chat(request, llm)
+                    text = await self.responder.chat(request, llm, say)
                 reply = Reply(text=text)
             else:
                 with clock("execute"):
                     results = await self.scheduler.execute(
                         plan,
                         selections,
-                        request_files(request),
+                        context.files,
                         _roots(request),
                         request.artifact_dir,
                         request_text=request.text,
                         on_event=on_event,
                         llm=llm,
                         why_unavailable=missing,
+                        language=context.language,
                     )
+                if stop_after == "execute":
+                    return await _stopped(on_event, plan, selections, results, llm, clock)
                 await emit(on_event, Responding())
                 with clock("respond"):
-                    text = await self.responder.respond(request, results, llm)
+                    text = await self.responder.respond(request, results, llm, say)
                 reply = Reply(text=text, media=reply_media(results))
             error = None
         except (LLMError, PlanError, InputError) as exc:
             log.info("request failed: %s", exc)
-            reply, error = Reply(text=_apology(exc)), str(exc)
+            reply, error = Reply(text=_apology(exc, say)), str(exc)
         await emit(on_event, Done(reply))
         return Outcome(
             reply=reply,
@@ -89,7 +116,20 @@ class Engine:
             llm_calls=llm.calls,
             timings=clock.finish(),
             error=error,
+            language=context.language,
         )
+
+    async def _plan(self, request: Request, llm: LLM, context: TurnContext) -> Plan:
+        """The plan, or an empty one when the decision step settled that no tool is needed."""
+        if context.decision.kind in ("chat", "capability", "recall"):
+            return Plan((), source=context.decision.kind)
+        return await self.planner.plan(request, llm, models=self._choices_for_planner(), context=context)
+
+    def _answer_without_tools(self, request: Request, context: TurnContext) -> str:
+        if context.decision.kind == "recall":
+            return recall(context.scope.referred, context.say)
+        table = capability_table(list(TASK_SPECS), self.selector.candidates, self.selector.why_unavailable)
+        return answer_capability(request.text, table, context.say)
 
     def _choices_for_planner(self) -> dict[str, list] | None:
         if self.planner.mode == "picker" or not self.selector.choose_with_llm:
@@ -100,6 +140,27 @@ class Engine:
         await self.llm.aclose()
         for backend in self.backends.values():
             await backend.aclose()
+
+
+async def _stopped(
+    on_event: EventCallback | None,
+    plan: Plan,
+    selections: Mapping[int, list[Selection]],
+    results: list[TaskResult],
+    llm: CountingLLM,
+    clock: _Clock,
+) -> Outcome:
+    """The outcome of a run stopped before its answer: no reply text, nothing failed."""
+    reply = Reply(text="")
+    await emit(on_event, Done(reply))
+    return Outcome(
+        reply=reply,
+        plan=plan,
+        selections=tuple(_chosen(selections)),
+        results=tuple(results),
+        llm_calls=llm.calls,
+        timings=clock.finish(),
+    )
 
 
 def _chosen(selections: Mapping[int, list[Selection]]) -> list[Selection]:
@@ -116,14 +177,16 @@ def _roots(request: Request) -> tuple:
     return (request.artifact_dir, *request.allowed_roots)
 
 
-def _apology(exc: Exception) -> str:
+def _apology(exc: Exception, say: Messages) -> str:
     if isinstance(exc, LLMTimeout):
-        return f"Sorry, the language model took too long to answer ({exc}). Please try again."
-    if isinstance(exc, LLMError):
-        return f"Sorry, I couldn't reach the language model: {exc}"
+        return say(M.APOLOGY_LLM_TIMEOUT, error=exc)
+    if isinstance(exc, LLMBadOutput):
+        return say(M.APOLOGY_LLM_UNUSABLE, error=exc)
+    if isinstance(exc, LLMError):  # unreachable, refused, misconfigured: the message says which
+        return say(M.APOLOGY_LLM_UNREACHABLE, error=exc)
     if isinstance(exc, InputError):
-        return f"Sorry, I couldn't use your input: {exc}"
-    return f"Sorry, I couldn't make a plan for that: {exc}"
+        return say(M.APOLOGY_BAD_INPUT, error=exc)
+    return say(M.APOLOGY_NO_PLAN, error=exc)
 
 
 class _Clock:

@@ -3,6 +3,11 @@
 Models wrap JSON in code fences and prose, drop or double brackets, leave trailing
 commas, use Python's single quotes, encode it twice, or write a run of objects with
 no surrounding list. ``load_json`` undoes those; it does not guess at content.
+
+It is bounded, because the answer is untrusted: an answer longer than ``max_chars``
+or nested deeper than ``max_depth`` is refused before any decoding or repair (a plan
+nests four levels; a thousand would end the recursive decoders in a RecursionError),
+and every decoder's failure, a number too long for an int included, is a ``NoJSON``.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ import json
 import re
 from typing import Any
 
-__all__ = ["NoJSON", "load_json"]
+__all__ = ["MAX_ANSWER_CHARS", "MAX_DEPTH", "NoJSON", "load_json", "nesting_depth"]
+
+MAX_ANSWER_CHARS = 100_000  # a plan of 32 tasks with long text arguments fits in a tenth of it
+MAX_DEPTH = 16
 
 
 class NoJSON(ValueError):
@@ -23,17 +31,82 @@ _FENCE = re.compile(r"```[\w+-]*[ \t]*\n?(.*?)```", re.S)
 _JSON_START = re.compile(r"\[\s*\{|\[\s*\]|\{")
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _CLOSER = {"{": "}", "[": "]"}
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
-def load_json(raw: str) -> Any:
+def load_json(raw: str, *, max_chars: int = MAX_ANSWER_CHARS, max_depth: int = MAX_DEPTH) -> Any:
     """The JSON value the answer most plausibly holds; NoJSON when none can be read."""
-    text = raw.strip()
+    if len(raw) > max_chars:
+        raise NoJSON(
+            f"The answer is {len(raw)} characters long; a plan takes far fewer (at most {max_chars})."
+        )
+    # no deeper than it has openers: most answers are cleared without a scan
+    shallow = raw.count("[") + raw.count("{") <= max_depth
+    if not shallow:
+        _check_depth(raw, max_depth)
+    value = _load(raw.strip(), max_depth)
+    if not shallow and _value_depth(value, max_depth) > max_depth:  # Python literals nest by other rules
+        raise NoJSON(f"The answer nests more than {max_depth} levels deep; a plan nests four.")
+    return value
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest bracket nesting in ``text`` outside JSON strings (a linear scan)."""
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def _check_depth(text: str, max_depth: int) -> None:
+    depth = nesting_depth(text)
+    if depth > max_depth:
+        raise NoJSON(
+            f"The answer nests brackets {depth} levels deep; a plan nests four (at most {max_depth})."
+        )
+
+
+def _value_depth(value: Any, limit: int) -> int:
+    """How deep a decoded value nests (lists and dicts), counted without recursion and
+    only as far as ``limit + 1``."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, list | dict):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def _decode(text: str) -> Any:
+    """json.loads that fails only with ValueError (never RecursionError). Control characters
+    inside strings are taken (``strict=False``): grammars built from a JSON Schema, such as
+    llama-cpp-python's, let a model write a raw newline inside a string."""
+    try:
+        return json.loads(text, strict=False)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+
+
+def _load(text: str, max_depth: int) -> Any:
     if text.startswith(("[", "{")):  # the usual answer, and the one constrained decoding gives
         try:
-            return json.loads(text)
-        except json.JSONDecodeError:
+            return _decode(text)
+        except ValueError:
             pass  # repaired below
-    text = _unquote(text)
+    unquoted = _unquote(text)
+    if unquoted is not text:
+        _check_depth(unquoted, max_depth)  # the inner text was one string: never scanned
+    text = unquoted
     fenced = _FENCE.search(text)
     if fenced:
         text = fenced.group(1).strip()
@@ -44,8 +117,8 @@ def load_json(raw: str) -> Any:
         raise NoJSON("")
     body = text[start.start() :]
     try:
-        value, end = json.JSONDecoder().raw_decode(body)
-    except json.JSONDecodeError as exc:
+        value, end = json.JSONDecoder(strict=False).raw_decode(body)
+    except (ValueError, RecursionError) as exc:  # ValueError: also an int too long to convert
         first_error: Exception = exc
     else:
         # A bare run of objects `{...}, {...}` decodes as its first object only.
@@ -62,8 +135,8 @@ def _unquote(text: str) -> str:
     """A plan JSON-encoded twice arrives as one JSON string holding the list."""
     if text.startswith('"'):
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
+            value = _decode(text)
+        except ValueError:
             return text
         if isinstance(value, str):
             return value.strip()
@@ -150,8 +223,8 @@ def _loads_lenient(chunk: str) -> Any | None:
     """JSON, then JSON without trailing commas, then a Python literal (single quotes)."""
     for candidate in (chunk, _TRAILING_COMMA.sub(r"\1", chunk)):
         try:
-            return json.loads(candidate)
-        except json.JSONDecodeError:
+            return _decode(candidate)
+        except ValueError:
             pass
     try:
         return ast.literal_eval(chunk)

@@ -32,19 +32,18 @@ Two conventions worth knowing downstream:
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from engine.dag import CycleError, topological_order
 from engine.errors import PlanError
 from engine.json_repair import NoJSON, load_json
-from engine.references import is_only_refs, normalise_tags, ref, tag_ids
-from engine.task_aliases import canonical_task_name
-from engine.tasks import TASK_SPECS, TaskSpec
-from engine.types import Plan, ResourceKind, Task
+from engine.plan_draft import Draft, read_task
+from engine.references import ref, tag_ids
+from engine.types import Plan, Task
 
 __all__ = ["parse_plan", "SHAPE_HINT"]
+
+_MAX_PROBLEMS_SHOWN = 8  # a retry prompt names the first problems, not hundreds
 
 SHAPE_HINT = (
     "Expected: only a JSON list of tasks, for example "
@@ -81,188 +80,11 @@ def _task_items(value: Any) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------
-# Reading one task
-# ---------------------------------------------------------------------------
-
-# Argument names models use, mapped to the kind of spec argument they fill
-# (None: whatever required argument is still free, for names that say nothing of kind).
-_ARG_ALIASES: dict[str, ResourceKind | None] = {
-    **dict.fromkeys(["input", "inputs", "data", "file", "path", "url", "source"], None),
-    **dict.fromkeys(
-        [
-            "question",
-            "query",
-            "prompt",
-            "sentence",
-            "sentence1",
-            "sentence2",
-            "text1",
-            "input_text",
-            "instruction",
-            "caption",
-            "content",
-            "message",
-            "source_text",
-        ],
-        "text",
-    ),
-    **dict.fromkeys(
-        ["img", "image_url", "image_path", "picture", "photo", "document", "doc", "input_image"], "image"
-    ),
-    **dict.fromkeys(["audio_url", "audio_path", "speech", "sound", "input_audio"], "audio"),
-    **dict.fromkeys(["video_url", "video_path", "clip", "input_video"], "video"),
-}
-
-
-@dataclass
-class _Draft:
-    """A task being repaired: each argument holds one value or, before splitting, several."""
-
-    position: int
-    id: int
-    spec: TaskSpec
-    args: dict[str, list[str]]
-    declared_dep: list[int] = field(default_factory=list)
-    model: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"task {self.id} ({self.spec.name})"
-
-    def ref_ids(self) -> list[int]:
-        return sorted({i for values in self.args.values() for v in values for i in tag_ids(v)})
-
-
-def _read_task(position: int, item: Any, problems: list[str]) -> _Draft | None:
-    where = f"task #{position + 1}"
-    if not isinstance(item, dict):
-        problems.append(f"{where} is not a JSON object but {json.dumps(item)[:80]}.")
-        return None
-    task_id = _read_id(item.get("id", position))
-    if task_id is None:
-        problems.append(f'{where} has "id": {json.dumps(item.get("id"))}; ids are integers >= 0.')
-        return None
-    where = f"task {task_id}"
-    name = item.get("task", item.get("tool", item.get("name")))
-    if not isinstance(name, str) or not name.strip():
-        problems.append(f'{where} has no "task" type.')
-        return None
-    canonical = canonical_task_name(name)
-    if canonical is None:
-        problems.append(f'{where} has unknown task type "{name}"; known types: {", ".join(TASK_SPECS)}.')
-        return None
-    spec = TASK_SPECS[canonical]
-    raw_args = item.get("args", item.get("arguments"))
-    if raw_args is None:  # "args": null or no args at all; the required-args check explains
-        raw_args = {}
-    args = _read_args(spec, raw_args, f"{where} ({canonical})", problems)
-    if args is None:
-        return None
-    model = item.get("model")
-    return _Draft(
-        position,
-        task_id,
-        spec,
-        args,
-        _read_dep(item.get("dep")),
-        model.strip() if isinstance(model, str) and model.strip() else None,
-    )
-
-
-def _read_id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    return value if isinstance(value, int) and value >= 0 else None
-
-
-def _read_dep(value: Any) -> list[int]:
-    values = value if isinstance(value, list) else [value]
-    ids = [_read_id(v) for v in values]
-    return [i for i in ids if i is not None]
-
-
-def _read_args(spec: TaskSpec, raw: Any, where: str, problems: list[str]) -> dict[str, list[str]] | None:
-    """Arguments keyed by the spec's names; each value split into its resources."""
-    if isinstance(raw, list):  # TaskBench writes arguments positionally
-        raw = {a.name: v for a, v in zip(spec.inputs, raw, strict=False)}
-    if not isinstance(raw, dict):
-        problems.append(f'{where} has "args" {json.dumps(raw)[:80]}; "args" must be an object of strings.')
-        return None
-    named = _match_arg_names(spec, [str(k) for k in raw])
-    args: dict[str, list[str]] = {}
-    for given, value in raw.items():
-        target = named.get(str(given))
-        if target is None:
-            continue  # an argument the task does not take
-        values = _arg_values(value, spec.input_kinds[target])
-        if values is None:
-            problems.append(
-                f'{where}: argument "{given}" is {json.dumps(value)[:80]}; argument values must be strings.'
-            )
-            continue
-        if values:
-            args[target] = values
-    return args
-
-
-def _match_arg_names(spec: TaskSpec, given: list[str]) -> dict[str, str]:
-    """Given name -> spec name: exact names first, then aliases fill free args of their kind."""
-    taken: dict[str, str] = {}
-    for name in given:
-        if spec.arg(name.strip().lower()) is not None:
-            taken[name] = name.strip().lower()
-    for name in given:
-        if name in taken:
-            continue
-        key = name.strip().lower()
-        if key not in _ARG_ALIASES:
-            continue
-        kind = _ARG_ALIASES[key]
-        free = [
-            a.name
-            for a in sorted(spec.inputs, key=lambda a: not a.required)
-            if a.name not in taken.values() and kind in (None, a.kind)
-        ]
-        if free:
-            taken[name] = free[0]
-    return taken
-
-
-def _arg_values(value: Any, kind: ResourceKind) -> list[str] | None:
-    """The resources one argument names; None when the value is not string-like."""
-    if isinstance(value, bool) or value is None:
-        return None if value is not None else []
-    if isinstance(value, int | float):
-        return [str(value)]
-    if isinstance(value, list):
-        if not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
-            return None
-        items = [str(v).strip() for v in value if str(v).strip()]
-        if kind == "text" and not all(is_only_refs(v) for v in items):
-            return [" ".join(items)] if items else []
-        return [x for v in items for x in _arg_values(v, kind) or []]
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if not text:
-        return []
-    if is_only_refs(text):
-        return [ref(i) for i in tag_ids(text)]
-    if kind != "text" and tag_ids(text):  # "the image <GENERATED>-1": only the reference is usable
-        return [ref(i) for i in tag_ids(text)]
-    return [normalise_tags(text)]
-
-
-# ---------------------------------------------------------------------------
 # Whole-plan repair and checks
 # ---------------------------------------------------------------------------
 
 
-def _fill_from_dep(draft: _Draft, by_id: dict[int, _Draft]) -> None:
+def _fill_from_dep(draft: Draft, by_id: dict[int, Draft]) -> None:
     """A required argument left out while ``dep`` names a producer of its kind is that
     producer's output: the model said where the input comes from, just not in args."""
     used = set(draft.ref_ids())
@@ -277,7 +99,7 @@ def _fill_from_dep(draft: _Draft, by_id: dict[int, _Draft]) -> None:
                 break
 
 
-def _check_required(draft: _Draft, problems: list[str]) -> None:
+def _check_required(draft: Draft, problems: list[str]) -> None:
     for arg in draft.spec.inputs:
         if arg.required and arg.name not in draft.args:
             expected = ", ".join(
@@ -286,10 +108,10 @@ def _check_required(draft: _Draft, problems: list[str]) -> None:
             problems.append(f'{draft.label} is missing required argument "{arg.name}"; it takes {expected}.')
 
 
-def _split_multi(drafts: list[_Draft]) -> list[_Draft]:
+def _split_multi(drafts: list[Draft]) -> list[Draft]:
     """One task per resource where an argument names several (HuggingGPT's unfold)."""
     next_id = max((d.id for d in drafts), default=-1) + 1
-    out: list[_Draft] = []
+    out: list[Draft] = []
     pending = list(drafts)
     while pending:
         draft = pending.pop(0)
@@ -305,13 +127,13 @@ def _split_multi(drafts: list[_Draft]) -> list[_Draft]:
                 new_id, next_id = next_id, next_id + 1
             args = {k: ([value] if k == multi else list(v)) for k, v in draft.args.items()}
             copies.append(
-                _Draft(draft.position, new_id, draft.spec, args, list(draft.declared_dep), draft.model)
+                Draft(draft.position, new_id, draft.spec, args, list(draft.declared_dep), draft.model)
             )
         pending[:0] = copies
     return out
 
 
-def _check_references(draft: _Draft, by_id: dict[int, _Draft], problems: list[str]) -> None:
+def _check_references(draft: Draft, by_id: dict[int, Draft], problems: list[str]) -> None:
     for name, values in draft.args.items():
         kind = draft.spec.input_kinds[name]
         for ref_id in tag_ids(values[0]):
@@ -333,7 +155,7 @@ def _check_references(draft: _Draft, by_id: dict[int, _Draft], problems: list[st
                 )
 
 
-def _topological(drafts: list[_Draft], refs: dict[int, list[int]]) -> list[_Draft]:
+def _topological(drafts: list[Draft], refs: dict[int, list[int]]) -> list[Draft]:
     """Producers before consumers, otherwise in the order the model wrote them."""
     if len(drafts) == 1:  # one task cannot wait for another (a self-reference was refused)
         return drafts
@@ -349,21 +171,33 @@ def _topological(drafts: list[_Draft], refs: dict[int, list[int]]) -> list[_Draf
 
 
 def _fail(problems: list[str]) -> PlanError:
-    listed = "\n".join(f"- {p}" for p in problems)
+    shown = problems[:_MAX_PROBLEMS_SHOWN]
+    more = len(problems) - len(shown)
+    listed = "\n".join(f"- {p}" for p in shown) + (f"\n- ... and {more} more problems" if more > 0 else "")
     return PlanError(f"The plan is invalid:\n{listed}\n{SHAPE_HINT}")
+
+
+def _too_many(count: int, max_tasks: int, what: str = "") -> PlanError:
+    return PlanError(
+        f"The plan has {count} tasks; at most {max_tasks} are allowed{what}. Combine or drop steps. {SHAPE_HINT}"
+    )
 
 
 def parse_plan(raw: str, *, max_tasks: int = 16) -> Plan:
     """Parse, repair and validate an LLM's plan (see the module docstring for what holds).
 
     An empty list gives a ``Plan`` with no tasks: whether that means "answer directly"
-    is the caller's decision. Raises ``PlanError`` with a retry-ready message.
+    is the caller's decision. Raises ``PlanError`` with a retry-ready message, and only
+    that: the answer's size and nesting are bounded before it is decoded
+    (engine/json_repair.py), and the plan's size before anything is expanded.
     """
     items = _task_items(_load_json(raw))
     if not items:  # "no task needed": the commonest answer of a chatting bot
         return Plan(tasks=())
+    if len(items) > max_tasks:
+        raise _too_many(len(items), max_tasks)
     problems: list[str] = []
-    drafts = [d for pos, item in enumerate(items) if (d := _read_task(pos, item, problems)) is not None]
+    drafts = [d for pos, item in enumerate(items) if (d := read_task(pos, item, problems)) is not None]
     seen: set[int] = set()
     for draft in drafts:
         if draft.id in seen:
@@ -375,17 +209,15 @@ def parse_plan(raw: str, *, max_tasks: int = 16) -> Plan:
     for draft in drafts:
         _fill_from_dep(draft, by_id)
         _check_required(draft, problems)
+    expanded = _expanded_size(drafts)
+    if expanded > max_tasks:
+        raise _too_many(expanded, max_tasks, " (a task gets one copy per file or output an argument lists)")
     drafts = _split_multi(drafts)
     by_id = {d.id: d for d in drafts}
     for draft in drafts:
         _check_references(draft, by_id, problems)
     if problems:
         raise _fail(problems)
-    if len(drafts) > max_tasks:
-        raise PlanError(
-            f"The plan has {len(drafts)} tasks; at most {max_tasks} are allowed. "
-            f"Combine or drop steps. {SHAPE_HINT}"
-        )
     refs = {d.id: d.ref_ids() for d in drafts}
     tasks = tuple(
         Task(
@@ -398,3 +230,9 @@ def parse_plan(raw: str, *, max_tasks: int = 16) -> Plan:
         for d in _topological(drafts, refs)
     )
     return Plan(tasks=tasks)
+
+
+def _expanded_size(drafts: list[Draft]) -> int:
+    """How many tasks the plan has after splitting, counted without splitting
+    (1,500 images times 1,500 recordings is a number here, not 2.25 million tasks)."""
+    return sum(draft.copies() for draft in drafts)

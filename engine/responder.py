@@ -9,13 +9,19 @@ fails outright the digest alone is the reply. The user always sees what was foun
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
+from engine import messages as M
+from engine.claims import without_false_claims
+from engine.conversation import StateEntry
 from engine.errors import LLMError
+from engine.i18n import Messages
 from engine.llm.base import LLM, ChatMessage
-from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM, describe_files, history_text
+from engine.prompts import CHAT_SYSTEM, RESPOND_SYSTEM, answer_language, history_text
 from engine.selector import PLANNER_REASON, RANKED_REASON, SOLE_REASON
-from engine.types import MEDIA_KINDS, Request, Resource, TaskResult
+from engine.summary import summary as results_summary
+from engine.types import MEDIA_KINDS, Request, Resource, TaskResult, Turn
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +53,18 @@ def _short(resource: Resource) -> str:
     return f"{resource.kind} file {name}{note}"
 
 
-def summary(request: Request, results: Sequence[TaskResult]) -> str:
-    """A faithful answer built from the results alone."""
-    ok = sum(r.status == "ok" for r in results)
-    head = "Done" if ok == len(results) else f"{ok} of {len(results)} steps worked"
-    media = [o.path.name for o in reply_media(results) if o.path is not None]
-    tail = f"\nAttached: {', '.join(media)}" if media else ""
-    return f"{head}. Here is what I did:\n" + "\n".join(result_lines(results)) + tail
+def summary(request: Request, results: Sequence[TaskResult], say: Messages | None = None) -> str:
+    """A faithful answer built from the results alone (engine/summary.py)."""
+    return results_summary(results, say)
+
+
+def recall(entries: Sequence[StateEntry], say: Messages | None = None) -> str:
+    """ "what did it say again?": the earlier text result, quoted as it was."""
+    say = say or Messages("en")
+    texts = [e.resource.text for e in entries if e.kind == "text" and e.resource.text]
+    if not texts:
+        return say(M.RECALL_NOTHING)
+    return say(M.RECALL_SAID, text=texts[0].strip())
 
 
 def reply_media(results: Sequence[TaskResult]) -> tuple[Resource, ...]:
@@ -71,32 +82,53 @@ class Responder:
         self.context_tokens = context_tokens
         self.write_with_llm = write_with_llm
 
-    async def respond(self, request: Request, results: Sequence[TaskResult], llm: LLM) -> str:
+    async def respond(
+        self, request: Request, results: Sequence[TaskResult], llm: LLM, say: Messages | None = None
+    ) -> str:
         if not self.write_with_llm:
-            return summary(request, results)
+            return summary(request, results, say)
         digest = "\n".join(result_lines(results))
         # Plain lines, not JSON: small controllers answer far better from text (measured with
         # SmolLM2-135M: JSON payloads made it ramble, these lines made it quote the result).
         body = f"Request: {request.text}\nResults:\n{digest}"
-        messages = [ChatMessage("system", RESPOND_SYSTEM), ChatMessage("user", body)]
+        lang = say.lang if say is not None else None
+        messages = [ChatMessage("system", RESPOND_SYSTEM + answer_language(lang)), ChatMessage("user", body)]
         try:
             text = (await llm.complete(messages, max_tokens=400, temperature=0.2)).strip()
         except LLMError as exc:
-            log.info("responder fell back to the digest: %s", exc)
-            return "Here is what I did:\n" + digest
+            log.info("responder fell back to the summary: %s", exc)
+            return summary(request, results, say)
         if not text:
-            return "Here is what I did:\n" + digest
+            return summary(request, results, say)
         if not _quotes_results(text, results):
-            text += "\n\nResults:\n" + digest
+            text += "\n\n" + summary(request, results, say)
         return text
 
-    async def chat(self, request: Request, llm: LLM) -> str:
-        """A direct answer when no expert is needed."""
-        messages = [ChatMessage("system", CHAT_SYSTEM)]
-        for role, text in history_text(request.history, self.context_tokens):
+    async def chat(self, request: Request, llm: LLM, say: Messages | None = None) -> str:
+        """A direct answer when no expert is needed. Earlier tool replies reach the model as
+        plain sentences (not the digest's layout, which small models copy), and a sentence
+        of the answer that claims a file or a result nobody made is taken out."""
+        lang = say.lang if say is not None else None
+        messages = [ChatMessage("system", CHAT_SYSTEM + answer_language(lang))]
+        for role, text in history_text(_plain_history(request.history), self.context_tokens):
             messages.append(ChatMessage(role, text))
-        messages.append(ChatMessage("user", request.text + describe_files(request.attachments)))
-        return (await llm.complete(messages, max_tokens=400, temperature=0.3)).strip()
+        messages.append(ChatMessage("user", request.text))
+        answer = (await llm.complete(messages, max_tokens=300, temperature=0.3)).strip()
+        return without_false_claims(answer, say)
+
+
+_DIGEST_LINE = re.compile(r"^\s*-\s*#\d+\s+[\w-]+(?: with [^:]+)?:\s*", re.M)
+
+
+def _plain_history(turns: Sequence[Turn]) -> list[Turn]:
+    """Assistant turns whose text is a list of step results, said as plain lines."""
+    out = []
+    for turn in turns:
+        text = turn.text
+        if turn.role == "assistant" and _DIGEST_LINE.search(text):
+            text = _DIGEST_LINE.sub("", text).replace("Here is what I did:", "").strip()
+        out.append(Turn(turn.role, text, turn.resources))
+    return out
 
 
 def _quotes_results(text: str, results: Sequence[TaskResult]) -> bool:

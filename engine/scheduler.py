@@ -20,6 +20,7 @@ from engine.events import EventCallback, TaskFinished, TaskStarted
 from engine.experts.base import ExpertBackend, RunContext
 from engine.llm.base import LLM
 from engine.notify import emit
+from engine.references import exact_ref
 from engine.resolve import resolve_inputs
 from engine.tasks import TASK_SPECS
 from engine.types import ModelCard, Plan, Resource, Selection, Task, TaskResult
@@ -43,6 +44,7 @@ class Scheduler:
         on_event: EventCallback | None = None,
         llm: LLM | None = None,
         why_unavailable: Mapping[int, str] | None = None,
+        language: str | None = None,
     ) -> list[TaskResult]:
         loop = asyncio.get_running_loop()
         futures: dict[int, asyncio.Future[TaskResult]] = {t.id: loop.create_future() for t in plan.tasks}
@@ -51,6 +53,7 @@ class Scheduler:
             request_text=request_text,
             timeout=self.task_timeout,
             llm=llm,
+            language=language,
         )
 
         async def run_one(task: Task) -> None:
@@ -103,6 +106,7 @@ class Scheduler:
             return TaskResult(
                 task=task, status="failed", error=why_unavailable, seconds=time.perf_counter() - started
             )
+        read = _read_from_outside(task, inputs)
         errors: list[str] = []
         deadline = time.perf_counter() + self.task_timeout  # one time bound per task, over all candidates
         for choice in options:
@@ -130,6 +134,7 @@ class Scheduler:
                 reason=choice.reason,
                 outputs=tuple(outputs),
                 seconds=time.perf_counter() - started,
+                read=read,
             )
         last = options[min(len(errors), len(options)) - 1] if errors else options[0]
         return TaskResult(
@@ -139,6 +144,7 @@ class Scheduler:
             reason=last.reason,
             error="; ".join(errors),
             seconds=time.perf_counter() - started,
+            read=read,
         )
 
     async def _run_card(
@@ -153,3 +159,16 @@ class Scheduler:
         if not outputs or not any(o.kind in wanted for o in outputs):
             raise ExpertError(f"returned no {' or '.join(sorted(wanted))}")
         return outputs
+
+
+def _read_from_outside(task: Task, inputs: Mapping[str, Resource]) -> tuple[str, ...]:
+    """The files (paths) and earlier results (names) ``task`` reads, for the trace."""
+    out = []
+    for name, resource in inputs.items():
+        if exact_ref(task.args.get(name, "")) is not None:
+            continue  # another task's output in this plan
+        if resource.path is not None:
+            out.append(str(resource.path))
+        elif resource.name:
+            out.append(resource.name)
+    return tuple(out)

@@ -11,6 +11,9 @@ once, with a reason, and an invalid answer falls back to the top-ranked card. Th
 other candidates stay behind the choice as fallbacks for the scheduler. An LLM planner
 can make the choice in its planning call (``contested`` lists the options), which
 saves the separate call; it is then only made for tasks the planner left open.
+When every candidate of a task with a substitute (``SUBSTITUTES``) needs a download,
+the substitute's cards follow them as fallbacks: with no network the downloads fail
+at once (the Hub is known unreachable) and the substitute answers.
 """
 
 from __future__ import annotations
@@ -105,6 +108,9 @@ class Selector:
 
     def candidates(self, task_type: str) -> list[ModelCard]:
         """Runnable cards for a task type, in order of attempts, at most top K."""
+        return [card for _, card in self._ranked(task_type)]
+
+    def _ranked(self, task_type: str) -> list[tuple[tuple[int, int, int], ModelCard]]:
         ranked: list[tuple[tuple[int, int, int], ModelCard]] = []
         for card in self._cards_of(task_type):
             backend = self.backends.get(card.backend)
@@ -121,7 +127,17 @@ class Selector:
                 tier = backend.rank
             ranked.append(((tier, -card.downloads, -card.likes), card))
         ranked.sort(key=lambda pair: pair[0])
-        return [card for _, card in ranked[: self.top_k]]
+        return ranked[: self.top_k]
+
+    def _substitutes(
+        self, task_type: str, ranked: list[tuple[tuple[int, int, int], ModelCard]]
+    ) -> list[ModelCard]:
+        """Cards of the substitute task, tried after ``ranked`` when every one of those
+        needs a download first: offline, the downloads fail and the substitute answers."""
+        substitute = SUBSTITUTES.get(task_type)
+        if substitute is None or any(tier[0] < DOWNLOAD_RANK for tier, _ in ranked):
+            return []
+        return self.candidates(substitute)
 
     def contested(self, task_types: Sequence[str]) -> dict[str, list[ModelCard]]:
         """Candidates of each task type that has a real choice (more than one), for the
@@ -176,15 +192,19 @@ class Selector:
         substituted: dict[int, str] = {}
         if plan.tasks:
             await self.refresh()
+        stand_ins: dict[int, list[ModelCard]] = {}  # substitute cards after download-only candidates
         for task in plan.tasks:
-            cards = self.candidates(task.task)
-            if not cards and task.task in SUBSTITUTES:
-                cards = self.candidates(SUBSTITUTES[task.task])
-                if cards:
-                    substituted[task.id] = (
-                        f"no {task.task} expert can run here, so {SUBSTITUTES[task.task]} answered instead, "
-                        "without using the question"
-                    )
+            ranked = self._ranked(task.task)
+            cards = [card for _, card in ranked]
+            extra = self._substitutes(task.task, ranked)
+            if not cards and extra:
+                cards = extra
+                substituted[task.id] = (
+                    f"no {task.task} expert can run here, so {SUBSTITUTES[task.task]} answered instead, "
+                    "without using the question"
+                )
+            elif extra:
+                stand_ins[task.id] = extra
             options[task.id] = cards
             if not cards:
                 missing[task.id] = self.why_unavailable(task.task)
@@ -210,6 +230,11 @@ class Selector:
                 Selection(task.id, c, reason if i == 0 or task.id in substituted else "fallback")
                 for i, c in enumerate(ordered)
             ]
+            stand_in_reason = (
+                f"no {task.task} expert could run here without a download, so "
+                f"{SUBSTITUTES.get(task.task)} answered instead, without using the question"
+            )
+            result[task.id] += [Selection(task.id, c, stand_in_reason) for c in stand_ins.get(task.id, ())]
         return result, missing
 
     async def _ask_llm(

@@ -110,7 +110,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
         _t(
             "image-to-video",
             "make a video from one or more images, with optional audio",
-            "image audio?",
+            "image image2:image? image3:image? image4:image? audio?",
             "video",
         ),
     ]

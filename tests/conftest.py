@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.llamacpp import llamacpp_server  # noqa: F401  (a session fixture: the real llama.cpp server)
 
 
 @pytest.fixture

@@ -40,10 +40,10 @@ def test_engine_imports_no_platform_sdk_nor_upper_layers(path):
 @pytest.mark.parametrize("path", sources("adapters"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_adapters_import_neither_bot_nor_each_other(path):
     rel = path.relative_to(ROOT / "adapters")
-    own = rel.parts[0] if len(rel.parts) > 1 else None  # "discord", "slack", or a shared module
+    own = rel.parts[0] if len(rel.parts) > 1 else None  # "discord", "slack", "http", or a shared module
     imports = imported_modules(path)
     assert not {m for m in imports if top(m) == "bot"}, f"{rel} imports bot/"
-    for other in ("discord", "slack"):
+    for other in ("discord", "slack", "http"):
         if other != own:
             assert not any(m.startswith(f"adapters.{other}") for m in imports), (
                 f"{rel} imports adapters.{other}"

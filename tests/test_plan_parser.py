@@ -451,14 +451,25 @@ def test_too_many_tasks() -> None:
 
 
 def test_plan_json_schema() -> None:
-    schema = plan_json_schema(["image-to-text", "text-to-speech"], 8)
+    schema = plan_json_schema(["image-to-text", "image-to-image"], 8)
     assert schema["type"] == "array" and schema["maxItems"] == 8
-    item = schema["items"]
-    assert item["properties"]["task"]["enum"] == ["image-to-text", "text-to-speech"]
-    assert item["properties"]["id"]["type"] == "integer"
-    assert item["properties"]["dep"] == {"type": "array", "items": {"type": "integer"}}
-    assert item["properties"]["args"] == {"type": "object", "additionalProperties": {"type": "string"}}
-    assert set(item["required"]) == {"task", "id", "dep", "args"}
+    caption, transform = schema["items"]["anyOf"]  # one alternative per task type
+    assert caption["properties"]["task"]["enum"] == ["image-to-text"]
+    assert caption["properties"]["id"]["type"] == "integer"
+    assert caption["properties"]["dep"] == {"type": "array", "items": {"type": "integer"}, "maxItems": 8}
+    assert caption["properties"]["args"] == {
+        "type": "object",
+        "properties": {"image": {"type": "string"}},
+        "required": ["image"],
+        "additionalProperties": False,
+    }
+    assert transform["properties"]["args"]["required"] == ["image"]  # its text is optional
+    assert set(transform["properties"]["args"]["properties"]) == {"image", "text"}
+    assert set(caption["required"]) == {"task", "id", "dep", "args"} and "model" not in caption["properties"]
+    single = plan_json_schema(["text-to-speech"], 2, models={"text-to-speech": ["a/tts", "b/tts"]})["items"]
+    assert single["properties"]["task"]["enum"] == ["text-to-speech"]
+    assert single["properties"]["model"] == {"type": "string", "enum": ["a/tts", "b/tts"]}
+    assert "model" in single["required"]  # a listed choice is made in the planning call
     json.dumps(schema)  # serialisable as sent in response_format
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sqlite3
 from pathlib import Path
 
@@ -60,13 +59,6 @@ class FailingStatements:
         self.times = self.failed
 
 
-async def _until_written(queued, seconds: float = 2.0) -> None:
-    for _ in range(int(seconds / 0.01)):
-        if queued.id is not None:
-            return
-        await asyncio.sleep(0.01)
-
-
 async def test_open_creates_folders_wal_and_applies_migrations_once(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "bot.sqlite3"
     async with await Store.open(path):
@@ -80,29 +72,6 @@ async def test_open_creates_folders_wal_and_applies_migrations_once(tmp_path: Pa
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"conversations", "messages", "requests", "migrations"} <= tables
-
-
-async def test_reads_see_other_connections_writes_through_the_mapped_file(tmp_path: Path) -> None:
-    """The store maps the file (``mmap_size``); a row another connection commits, and
-    one the store writes itself, are both read back."""
-    from bot.store import MAPPED_BYTES
-
-    store = await Store.open(tmp_path / "bot.sqlite3")
-    try:
-        async with store._db.execute("PRAGMA mmap_size") as cursor:
-            assert (await cursor.fetchone())[0] == MAPPED_BYTES
-        conv = await store.conversation_id(KEY)
-        await store.add_message(conv, "user", "mine")
-        with contextlib.closing(sqlite3.connect(store.path)) as other, other:  # a second writer
-            other.execute(
-                "INSERT INTO messages (conversation_id, generation, role, text, resources, created_at)"
-                " VALUES (?, 0, 'assistant', 'theirs', '[]', 0)",
-                (conv,),
-            )
-        store._recent.clear()
-        assert [t.text for t in await store.recent_turns(conv)] == ["mine", "theirs"]
-    finally:
-        await store.close()
 
 
 async def test_named_migrations_apply_in_order_and_only_new_ones(tmp_path: Path) -> None:
@@ -217,7 +186,9 @@ def _outcome(tmp_path: Path) -> Outcome:
     card = ModelCard("Salesforce/blip-image-captioning-base", "image-to-text", "local", downloads=10)
     return Outcome(
         reply=Reply("A cat.", media=(Resource("image", path=tmp_path / "out.png"),), warnings=("slow",)),
-        plan=Plan((task,), source="picker"),
+        plan=Plan(
+            (task,), source="picker", note="the LLM failed (cannot reach it); the picker's plan was used"
+        ),
         selections=(Selection(1, card, "most downloads"),),
         results=(TaskResult(task, "ok", card, outputs=(Resource("text", text="a cat"),), seconds=0.5),),
         llm_calls=2,
@@ -229,8 +200,8 @@ async def test_request_log_round_trip(store: Store, tmp_path: Path) -> None:
     conv = await store.conversation_id(KEY)
     msg = await store.add_message(conv, "user", "what is in cat.png?")
     outcome = _outcome(tmp_path)
-    store.log_request(conv, msg, "what is in cat.png?", outcome)
-    store.log_request(conv, None, "oops", Outcome(Reply("sorry"), error="LLM down"))
+    await store.log_request(conv, msg, "what is in cat.png?", outcome)
+    await store.log_request(conv, None, "oops", Outcome(Reply("sorry"), error="LLM down"))
     rows = await store.requests(conv)
     assert [r["text"] for r in rows] == ["what is in cat.png?", "oops"]
     first, second = rows
@@ -238,6 +209,7 @@ async def test_request_log_round_trip(store: Store, tmp_path: Path) -> None:
     for key in (
         "plan",
         "plan_source",
+        "plan_note",
         "selections",
         "results",
         "reply",
@@ -255,41 +227,6 @@ async def test_request_log_round_trip(store: Store, tmp_path: Path) -> None:
     assert len(rows) == 2 and rows[0]["message_id"] is None
 
 
-async def test_recent_turns_cache_stays_exact(tmp_path):
-    """The in-memory context must always equal what SQLite holds."""
-    from engine.types import Outcome, Reply
-
-    store = await Store.open(tmp_path / "db.sqlite3")
-    key = ConversationKey("terminal", "local", "cache")
-    conv = await store.conversation_id(key)
-    for i in range(70):
-        await store.add_message(conv, "user" if i % 2 == 0 else "assistant", f"m{i}")
-    cached = await store.recent_turns(conv, limit=50)
-    store._recent.clear()
-    fresh = await store.recent_turns(conv, limit=50)
-    assert [t.text for t in cached] == [t.text for t in fresh] == [f"m{i}" for i in range(20, 70)]
-    # a limit larger than the cache falls back to SQLite
-    assert len(await store.recent_turns(conv, limit=70)) == 70
-    msg = await store.add_message(conv, "user", "last")
-    store.log_request(conv, msg, "last", Outcome(Reply("ok")))
-    await store.forget(conv)  # flushes the pending log row before deleting its message
-    assert await store.recent_turns(conv) == []
-    await store.add_message(conv, "user", "after")
-    assert [t.text for t in await store.recent_turns(conv)] == ["after"]
-    rows = await store.requests(conv)
-    assert rows[-1]["text"] == "last" and rows[-1]["message_id"] is None
-    await store.close()
-
-
-async def test_cache_is_not_taken_as_complete_once_old_turns_fall_out(tmp_path):
-    store = await Store.open(tmp_path / "db.sqlite3")
-    conv = await store.conversation_id(ConversationKey("terminal", "local", "long"))  # new: cached as empty
-    for i in range(70):
-        await store.add_message(conv, "user", f"m{i}")
-    assert len(await store.recent_turns(conv, limit=100)) == 70
-    await store.close()
-
-
 async def test_forget_leaves_other_conversations_writes_alone(tmp_path):
     store = await Store.open(tmp_path / "db.sqlite3")
     a = await store.conversation_id(ConversationKey("terminal", "local", "a"))
@@ -303,70 +240,9 @@ async def test_forget_leaves_other_conversations_writes_alone(tmp_path):
     await store.close()
 
 
-async def test_queued_messages_are_context_at_once_and_written_behind(tmp_path):
-    """A turn does not wait for its rows: the next turn sees them, SQLite gets them
-    shortly after, with ids in the order they were queued."""
-    store = await Store.open(tmp_path / "db.sqlite3")
-    conv = await store.conversation_id(ConversationKey("terminal", "local", "behind"))
-    asked = store.append_message(conv, "user", "first")
-    answered = store.append_message(conv, "assistant", "second")
-    assert asked.id is None  # not written yet: nothing was awaited
-    assert [t.text for t in await store.recent_turns(conv)] == ["first", "second"]
-    assert await store.has_context(ConversationKey("terminal", "local", "behind"))
-    store.log_request(conv, asked, "first", Outcome(Reply("second")))
-    await store.flush()
-    assert asked.id is not None and answered.id == asked.id + 1
-    assert (await store.requests(conv))[0]["message_id"] == asked.id
-    store.append_message(conv, "user", "third")
-    await store.close()  # close writes what is still queued
-    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
-        assert [r[0] for r in db.execute("SELECT text FROM messages ORDER BY id")] == [
-            "first",
-            "second",
-            "third",
-        ]
-
-
-async def test_a_burst_of_turns_shares_a_few_statements_and_keeps_each_conversations_order(tmp_path):
-    store = await Store.open(tmp_path / "db.sqlite3")
-    convs = [await store.conversation_id(ConversationKey("terminal", "local", f"c{i}")) for i in range(300)]
-    statements = []
-    real = store._db.execute_fetchall
-
-    async def counting(sql, params=None):
-        statements.append(sql)
-        return await real(sql, params)
-
-    store._db.execute_fetchall = counting  # type: ignore[method-assign]
-    for n in range(3):
-        for conv in convs:
-            store.append_message(conv, "user" if n % 2 == 0 else "assistant", f"{conv}:{n}")
-    await store.flush()
-    assert 1 <= len(statements) <= 3  # 900 rows, at most 400 a statement
-    store._recent.clear()  # read back from SQLite, not the cache
-    for conv in convs:
-        assert [t.text for t in await store.recent_turns(conv)] == [f"{conv}:{n}" for n in range(3)]
-    await store.close()
-
-
-async def test_a_failed_write_keeps_its_rows_and_is_retried(tmp_path, monkeypatch):
-    import bot.store_writer as store_module
-
-    monkeypatch.setattr(store_module, "RETRY_SECONDS", (0.01, 0.05))
-    store = await Store.open(tmp_path / "db.sqlite3")
-    conv = await store.conversation_id(ConversationKey("terminal", "local", "retry"))
-    full = FailingStatements(store, "execute_fetchall", "INSERT INTO messages", "database or disk is full", 1)
-    queued = store.append_message(conv, "user", "keep me")
-    await _until_written(queued)
-    assert full.failed == 1 and queued.id is not None
-    store._recent.clear()
-    assert [t.text for t in await store.recent_turns(conv)] == ["keep me"]
-    await store.close()
-
-
 async def test_shard_processes_share_one_file(tmp_path):
     """Each shard process has its own Store on the same SQLite file and its own
-    conversations: bursts from both land, every conversation in its own order."""
+    conversations: turns from both land, every conversation in its own order."""
     path = tmp_path / "db.sqlite3"
     await (await Store.open(path)).close()  # migrated once, before the shards start
     shards = [await Store.open(path) for _ in range(2)]
@@ -374,34 +250,24 @@ async def test_shard_processes_share_one_file(tmp_path):
     async def serve(store: Store, shard: int) -> list[int]:
         convs = [
             await store.conversation_id(ConversationKey("discord", f"guild-{shard}", f"c{i}"))
-            for i in range(50)
+            for i in range(20)
         ]
-        for n in range(4):
-            for conv in convs:
-                store.append_message(conv, "user" if n % 2 == 0 else "assistant", f"{conv}:{n}")
-            await asyncio.sleep(0)
-        await store.flush()
+
+        async def talk(conv: int) -> None:
+            for n in range(4):
+                await store.add_message(conv, "user" if n % 2 == 0 else "assistant", f"{conv}:{n}")
+
+        await asyncio.gather(*(talk(conv) for conv in convs))
         return convs
 
     convs = await asyncio.gather(*(serve(store, i) for i, store in enumerate(shards)))
     for store in shards:
         await store.close()
     reader = await Store.open(path)
-    assert await reader.message_count() == 2 * 50 * 4
+    assert await reader.message_count() == 2 * 20 * 4
     for conv in [c for part in convs for c in part]:
         assert [t.text for t in await reader.recent_turns(conv)] == [f"{conv}:{n}" for n in range(4)]
     await reader.close()
-
-
-async def test_a_failed_conversation_upsert_reaches_every_waiter(tmp_path):
-    store = await Store.open(tmp_path / "db.sqlite3")
-    locked = FailingStatements(store, "execute_fetchall", "INSERT INTO conversations", "database is locked")
-    keys = [ConversationKey("terminal", "local", f"k{i}") for i in range(5)]
-    outcomes = await asyncio.gather(*(store.conversation_id(k) for k in keys), return_exceptions=True)
-    assert all(isinstance(o, sqlite3.OperationalError) for o in outcomes)
-    locked.heal()
-    assert await store.conversation_id(keys[0]) > 0  # the next ask tries again
-    await store.close()
 
 
 async def test_shards_opening_a_new_file_at_once_apply_each_migration_once(tmp_path):
@@ -415,190 +281,39 @@ async def test_shards_opening_a_new_file_at_once_apply_each_migration_once(tmp_p
         assert _ledger(path) == [m.name for m in MIGRATIONS]
 
 
-async def test_a_lone_surrogate_is_stored_as_a_question_mark_and_blocks_nothing(tmp_path):
-    """JSON from a platform can decode to a lone surrogate, which SQLite cannot take:
-    it must not fail the batch (and every batch after it) forever."""
+async def test_a_lone_surrogate_is_stored_as_a_replacement_character(tmp_path):
+    """JSON from a platform can decode to a lone surrogate, which SQLite cannot take
+    as UTF-8: it is stored as U+FFFD, in text and JSON columns alike."""
     store = await Store.open(tmp_path / "db.sqlite3")
     conv = await store.conversation_id(ConversationKey("discord", "g", "surrogate"))
-    asked = store.append_message(conv, "user", "bad \ud800 text")
-    store.append_message(conv, "assistant", "fine")
-    store.log_request(conv, asked, "bad \ud800 text", Outcome(Reply("reply \udfff"), error="err \ud800"))
-    await store.flush()
-    store._recent.clear()
-    assert [t.text for t in await store.recent_turns(conv)] == ["bad ? text", "fine"]
+    asked = await store.add_message(
+        conv, "user", "bad \ud800 text", [Resource(kind="text", text="x", name="n\ud800.txt")]
+    )
+    await store.record_reply(
+        conv,
+        asked,
+        "bad \ud800 text",
+        Outcome(Reply("reply \udfff", warnings=("warn \udfff",)), error="err \ud800"),
+    )
+    turns = await store.recent_turns(conv)
+    assert [t.text for t in turns] == ["bad \ufffd text", "reply \ufffd"]
+    assert [r.name for r in turns[0].resources] == ["n\ufffd.txt"]
     logged = (await store.requests(conv))[0]
-    assert (logged["text"], logged["reply"], logged["error"]) == ("bad ? text", "reply ?", "err ?")
+    assert (logged["text"], logged["reply"], logged["error"]) == (
+        "bad \ufffd text",
+        "reply \ufffd",
+        "err \ufffd",
+    )
+    assert logged["warnings"] == ["warn \ufffd"]
     await store.close()
 
 
-def test_json_columns_take_what_the_fast_encoder_refuses():
-    """orjson writes the JSON columns; a lone surrogate or an integer past 64 bits
-    (which it refuses) goes through the standard encoder, so nothing is lost."""
-    from bot.store_writer import dumps
-
-    assert json.loads(dumps({"path": Path("/a/b.png"), 3: [1.5, None]})) == {
-        "path": "/a/b.png",
-        "3": [1.5, None],
-    }
-    assert json.loads(dumps([2**70])) == [2**70]
-    assert json.loads(dumps(["bad \ud800 text"])) == ["bad ? text"]
-    assert dumps([]) == "[]" and dumps({}) == "{}"
-
-
-async def test_a_lone_surrogate_in_a_json_column_is_stored_as_a_question_mark(tmp_path):
-    store = await Store.open(tmp_path / "db.sqlite3")
-    conv = await store.conversation_id(ConversationKey("discord", "g", "surrogate-json"))
-    asked = store.append_message(conv, "user", "hi", [Resource(kind="text", text="x", name="n\ud800.txt")])
-    store.log_request(conv, asked, "hi", Outcome(Reply("ok", warnings=("warn \udfff",))))
-    await store.flush()
-    store._recent.clear()
-    assert [r.name for r in (await store.recent_turns(conv))[0].resources] == ["n?.txt"]
-    assert (await store.requests(conv))[0]["warnings"] == ["warn ?"]
-    await store.close()
-
-
-async def test_reads_go_on_while_the_disk_refuses_writes(tmp_path, monkeypatch):
-    import bot.store_writer as store_module
-
-    monkeypatch.setattr(store_module, "RETRY_SECONDS", (0.01, 0.02))
-    store = await Store.open(tmp_path / "db.sqlite3")
-    key = ConversationKey("terminal", "local", "full-disk")
-    conv = await store.conversation_id(key)
-    await store.add_message(conv, "user", "written before the disk filled")
-    full = FailingStatements(store, "execute_fetchall", "INSERT INTO messages", "database or disk is full")
-    queued = store.append_message(conv, "assistant", "waits in memory")
-    store._recent.clear()  # force a read from SQLite: what is still queued is added
-    assert [t.text for t in await store.recent_turns(conv)] == [
-        "written before the disk filled",
-        "waits in memory",
-    ]
-    assert await store.has_context(key)
-    other = ConversationKey("terminal", "local", "only-queued")
-    store.append_message(await store.conversation_id(other), "user", "nothing on disk yet")
-    assert await store.has_context(other)
-    full.heal()  # space again: the writer's retry puts the row in
-    await _until_written(queued)
-    assert queued.id is not None
-    store._recent.clear()
-    assert [t.text for t in await store.recent_turns(conv)][-1] == "waits in memory"
-    await store.close()
-
-
-def _reply(text: str = "ok") -> Outcome:
-    return Outcome(Reply(text))
-
-
-async def test_a_turn_finishing_while_log_rows_are_written_keeps_its_message_id(tmp_path):
-    store = await Store.open(tmp_path / "db.sqlite3")
+async def test_json_columns_keep_paths_numbers_and_big_integers(store: Store) -> None:
     conv = await store.conversation_id(KEY)
-    first = store.append_message(conv, "user", "first")
-    store.log_request(conv, first, "first", _reply())
-    real = store._db.execute
-    late: list = []
-
-    async def turn_finishes_meanwhile(sql, params=None):
-        result = await real(sql, params)
-        if sql.startswith("INSERT INTO requests") and not late:  # no await between these appends
-            late.append(store.append_message(conv, "user", "second"))
-            store.append_message(conv, "assistant", "answer")
-            store.log_request(conv, late[0], "second", _reply())
-        return result
-
-    store._db.execute = turn_finishes_meanwhile  # type: ignore[method-assign]
-    await store.flush()
-    logged = await store.requests(conv)
-    assert [(r["text"], r["message_id"]) for r in logged] == [("first", first.id), ("second", late[0].id)]
-    assert late[0].id is not None
-    await store.close()
-
-
-async def test_a_transient_failure_retries_the_log_rows_once_each(tmp_path):
-    store = await Store.open(tmp_path / "db.sqlite3")
-    conv = await store.conversation_id(KEY)
-    FailingStatements(store, "execute", "INSERT INTO requests", "database is locked", 1)
-    for text in ("one", "two", "three"):
-        store.log_request(conv, store.append_message(conv, "user", text), text, _reply())
-    with pytest.raises(sqlite3.OperationalError):
-        await store.flush()
-    await store.flush()
-    assert [r["text"] for r in await store.requests(conv)] == ["one", "two", "three"]
-    await store.close()
-
-
-async def test_a_row_sqlite_will_never_take_is_dropped_alone(tmp_path):
-    """A log row for a conversation that does not exist breaks the foreign key every
-    time: it must not hold back the rows queued with it or after it."""
-    store = await Store.open(tmp_path / "db.sqlite3")
-    conv = await store.conversation_id(KEY)
-    store.log_request(conv, None, "before", _reply())
-    store.log_request(conv + 999, None, "nowhere", _reply())
-    store.log_request(conv, None, "after", _reply())
-    await store.flush()
-    assert [r["text"] for r in await store.requests(conv)] == ["before", "after"]
-    await store.close()
-
-
-async def test_a_reader_cancelled_mid_write_loses_no_ids(tmp_path):
-    """Turns are cancelled at shutdown while their read is writing the queue: the write
-    finishes anyway and every message gets its id."""
-    store = await Store.open(tmp_path / "db.sqlite3")
-    a = await store.conversation_id(KEY)
-    b = await store.conversation_id(ConversationKey("discord", "guild-1", "chan-2"))
-    asked = store.append_message(a, "user", "hello")
-    store.log_request(a, asked, "hello", _reply())
-    store._recent.clear()
-    reader = asyncio.ensure_future(store.recent_turns(b))  # writes the queue first
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    reader.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await reader
-    await store.flush()
-    assert asked.id is not None
-    assert (await store.requests(a))[0]["message_id"] == asked.id
-    await store.close()
-
-
-async def test_the_retry_wait_starts_over_after_a_write_succeeds(tmp_path, monkeypatch):
-    """On a busy bot the writer never runs dry: an occasional failure must not make
-    every later retry wait longer (up to a minute of turns held in memory)."""
-    import bot.store_writer as store_module
-
-    waits: list[float] = []
-
-    class RecordingClock:
-        def __getattr__(self, name):
-            return getattr(asyncio, name)
-
-        async def sleep(self, seconds: float) -> None:
-            if seconds:
-                waits.append(seconds)
-            await asyncio.sleep(0)
-
-    monkeypatch.setattr(store_module, "asyncio", RecordingClock())
-    store = await Store.open(tmp_path / "db.sqlite3")
-    conv = await store.conversation_id(KEY)
-    real = store._db.execute_fetchall
-    calls = [0]
-    queued = [store.append_message(conv, "user", "m0")]
-
-    async def every_other_write_fails(sql, params=None):
-        if sql.startswith("INSERT INTO messages"):
-            calls[0] += 1
-            if calls[0] % 2:
-                raise sqlite3.OperationalError("database is locked")
-            if len(queued) < 4:  # the next turn's message arrives before the writer is done
-                queued.append(store.append_message(conv, "user", f"m{len(queued)}"))
-        return await real(sql, params)
-
-    store._db.execute_fetchall = every_other_write_fails  # type: ignore[method-assign]
-    for _ in range(400):
-        await asyncio.sleep(0.005)
-        if len(queued) == 4 and all(q.id is not None for q in queued):
-            break
-    assert len(queued) == 4 and all(q.id is not None for q in queued)
-    assert waits == [store_module.RETRY_SECONDS[0]] * 4  # never doubled: each failure followed a success
-    await store.close()
+    data = {"path": Path("/a/b.png"), 3: [1.5, None], "big": 2**70}
+    await store.add_message(conv, "assistant", "here", [Resource("json", data=data)])
+    (turn,) = await store.recent_turns(conv)
+    assert turn.resources[0].data == {"path": "/a/b.png", "3": [1.5, None], "big": 2**70}
 
 
 async def test_forget_clears_the_context_even_if_deleting_old_messages_fails(tmp_path):
@@ -612,14 +327,11 @@ async def test_forget_clears_the_context_even_if_deleting_old_messages_fails(tmp
     await store.close()
 
 
-async def test_uncached_read_of_a_few_turns_is_not_taken_for_the_whole_context(tmp_path):
-    """An uncached read fetches only ``limit`` rows; a later, larger limit must still see
-    the older messages, and appends after the small read keep the order."""
+async def test_recent_turns_reads_the_limit_asked_for(tmp_path):
     store = await Store.open(tmp_path / "db.sqlite3")
     conv = await store.conversation_id(ConversationKey("terminal", "local", "few"))
     for i in range(10):
         await store.add_message(conv, "user", f"m{i}")
-    store._recent.clear()  # as after a restart
     assert [t.text for t in await store.recent_turns(conv, limit=3)] == ["m7", "m8", "m9"]
     await store.add_message(conv, "assistant", "m10")
     assert [t.text for t in await store.recent_turns(conv, limit=4)] == ["m7", "m8", "m9", "m10"]
@@ -627,3 +339,46 @@ async def test_uncached_read_of_a_few_turns_is_not_taken_for_the_whole_context(t
     assert await store.recent_turns(conv, limit=0) == []
     assert len(await store.recent_turns(conv, limit=100)) == 11
     await store.close()
+
+
+async def test_every_write_is_committed_when_it_returns(tmp_path):
+    """Write-through: a second connection (another process, or the same file after a
+    kill) sees each row as soon as the call that wrote it has returned."""
+    path = tmp_path / "db.sqlite3"
+    store = await Store.open(path)
+    conv = await store.conversation_id(KEY)
+
+    def committed() -> tuple[list[str], list[str]]:
+        with contextlib.closing(sqlite3.connect(path)) as other:
+            texts = [r[0] for r in other.execute("SELECT text FROM messages ORDER BY id")]
+            logged = [r[0] for r in other.execute("SELECT reply FROM requests ORDER BY id")]
+        return texts, logged
+
+    asked = await store.add_message(conv, "user", "question")
+    assert committed() == (["question"], [])
+    await store.record_reply(conv, asked, "question", Outcome(Reply("answer")))
+    assert committed() == (["question", "answer"], ["answer"])
+    assert (await store.requests(conv))[0]["message_id"] == asked
+    await store.close()
+
+
+async def test_the_redactor_keeps_secrets_out_of_every_column(tmp_path):
+    from engine.secrets import REDACTED, Redactor
+
+    secret = "s3cr3t-value-from-env"
+    store = await Store.open(tmp_path / "db.sqlite3", Redactor([secret]))
+    conv = await store.conversation_id(KEY)
+    asked = await store.add_message(conv, "user", f"my key is {secret}")
+    failing = TaskResult(Task(0, "image-to-text", {"image": "a.png"}), "failed", error=f"401 for {secret}")
+    outcome = Outcome(
+        Reply(f"the server said Bearer {secret}", warnings=(f"w {secret}",)),
+        results=(failing,),
+        error=f"Incorrect API key provided: sk-proj-{'x' * 30}",
+    )
+    await store.record_reply(conv, asked, f"my key is {secret}", outcome)
+    await store.close()
+    raw = (tmp_path / "db.sqlite3").read_bytes()
+    wal = tmp_path / "db.sqlite3-wal"
+    raw += wal.read_bytes() if wal.exists() else b""
+    assert secret.encode() not in raw and b"sk-proj-" not in raw
+    assert REDACTED.encode() in raw

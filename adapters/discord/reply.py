@@ -8,8 +8,9 @@ becomes the status message, the answer goes in follow-ups).
 The answer is split under 2000 characters (adapters.textsplit keeps code blocks
 whole); files ride on the last text part, in batches within the upload limit. An
 upload refused for size (413 / error 40005) is retried once with the files shrunk
-to half the limit, then sent without them and with a note. 429 and 5xx are retried
-by discord.py itself.
+to half the limit, then sent without them and with a note. 429, 500, 502, 504 and 524
+are retried by discord.py itself; any other 5xx (503, Discord's "service
+unavailable") is retried here, twice, before the turn ends in an apology.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ MESSAGE_LIMIT = 2000
 TYPING_EVERY = 8.0  # Discord shows "typing" for 10 s after each call
 NO_MENTIONS = discord.AllowedMentions.none()
 INVALID_WEBHOOK_TOKEN = 50027  # the interaction's 15 minutes are over
+SERVER_ERROR_WAITS = (1.0, 3.0)  # before the second and third try of a post Discord failed with 5xx
 
 
 class Target(Protocol):
@@ -145,12 +147,25 @@ def compose(text: str, notes: tuple[str, ...]) -> list[str]:
     return split_text(body, MESSAGE_LIMIT)
 
 
+async def _send(target: Target, content: str | None, uploads: list[Upload]) -> None:
+    """One message; a server error discord.py gave up on (or never retries) is tried again."""
+    for wait in (*SERVER_ERROR_WAITS, None):
+        try:
+            await target.send(content, uploads)
+            return
+        except discord.DiscordServerError as exc:
+            if wait is None:
+                raise
+            log.info("Discord answered %s to a post; trying again in %.0f s", exc.status, wait)
+            await asyncio.sleep(wait)
+
+
 async def _send_batch(
     target: Target, content: str | None, batch: list[Upload], workdir: Path, ffmpeg: str
 ) -> list[str]:
     """Send one message with files; on a size refusal shrink and retry, then drop with notes."""
     try:
-        await target.send(content, batch)
+        await _send(target, content, batch)
         return []
     except discord.HTTPException as exc:
         if not is_upload_refused(exc):
@@ -160,14 +175,14 @@ async def _send_batch(
     smaller = await fit_media(tuple(up.resource for up in batch), half, workdir / "retry", ffmpeg)
     if smaller.uploads:
         try:
-            await target.send(content, list(smaller.uploads))
+            await _send(target, content, list(smaller.uploads))
             return list(smaller.notes)
         except discord.HTTPException as exc:
             if not is_upload_refused(exc):
                 raise
     notes = [f"{up.filename} was left out: Discord refused the upload as too large." for up in batch]
     if content is not None:
-        await target.send(content, [])
+        await _send(target, content, [])
     return notes
 
 
@@ -182,11 +197,11 @@ async def post_answer(
     if not parts and not groups:
         parts = ["(no answer)"]
     for part in parts[:-1] if groups else parts:
-        await target.send(part, [])
+        await _send(target, part, [])
     late_notes: list[str] = []
     for i, group in enumerate(groups):
         content = parts[-1] if (i == 0 and parts) else None
         late_notes += await _send_batch(target, content, group, workdir, ffmpeg)
     if late_notes:
         for part in split_text("\n".join(f"⚠️ {n}" for n in late_notes), MESSAGE_LIMIT):
-            await target.send(part, [])
+            await _send(target, part, [])

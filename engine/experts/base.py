@@ -44,6 +44,9 @@ class RunContext:
     request_text: str = ""
     timeout: float = 120.0
     llm: LLM | None = None
+    # The language the user writes in (ISO 639-1) when the caller knows it; tools that
+    # follow the language (OCR, speech, translation) detect it from request_text otherwise.
+    language: str | None = None
 
     def new_path(self, task_id: int, suffix: str) -> Path:
         """A fresh file path for this task's output (``task3-1.wav``)."""

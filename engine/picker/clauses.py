@@ -29,7 +29,7 @@ ACTION_VERBS = (
     "separate improve divide draw paint render synthesi[sz]e write paraphrase rewrite continue respond reply "
     "use count predict determine measure compute visuali[sz]e augment shorten tag split apply explain "
     "chat have let help list shorten expand complete denoise clean say narrate dub illustrate depict "
-    "recognize sort categori[sz]e locate outline caption correct fix"
+    "recognize sort categori[sz]e locate outline caption correct fix sum"
 ).split()
 _VERB = r"(?:" + "|".join(ACTION_VERBS) + r")"
 _SPLITS = [
@@ -51,6 +51,15 @@ _SPLITS = [
         re.I,
     ),
     re.compile(r",?\s+and\s+(?=(?:then\s+|also\s+)?(?:I\s+(?:want|would|need|also)|I'd|I'm|please)\b)", re.I),
+    # French, Spanish and Chinese: "puis", "luego", "然后", and "et"/"y"/"并" before a verb
+    re.compile(
+        r"\s*[,，]?\s*(?=(?:et\s+)?(?:puis|ensuite)\b|(?:y\s+)?(?:luego|despu[ée]s)\b|然后|接着|再把|再用)", re.I
+    ),
+    re.compile(
+        r"\s+(?:et|y)\s+(?=(?:lis|lire|traduis|traduire|dis|résume|transcris|génère|dessine|lee|leer|traduce|"
+        r"traducir|di|dime|resume|transcribe|genera|dibuja|léelo|tradúcelo|léemelo)\b)|[,，]?并(?=读|念|翻译|朗读|说|总结)",
+        re.I,
+    ),
 ]
 
 
@@ -124,7 +133,9 @@ def _sub_quotes(text: str, quote: Callable[[re.Match[str]], str]) -> str:
 
 _SENTINEL = re.compile(r"\x00(\d+)\x00")
 _CONNECTOR = re.compile(
-    r"^(?:and|then|also|after that|afterwards|finally|lastly|next|and then|and finally)\W*$", re.I
+    r"^(?:and|then|also|after that|afterwards|finally|lastly|next|and then|and finally|puis|ensuite|et puis|"
+    r"luego|después|y luego|然后|接着)\W*$",
+    re.I,
 )
 _NOUN = r"(?:image|picture|photo|audio|audio file|recording|video|file|text|document|text file|question)"
 # "the image example.jpg" masks to "the image the image": keep one.

@@ -74,12 +74,14 @@ def onnx_path(model_path: Path | None = None) -> Path:
 
 
 def _export(model_path: Path, target: Path) -> None:
-    """Trace the transformer (last_hidden_state only) to ONNX; imports torch/transformers."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    """Trace the transformer (last_hidden_state only) to ONNX; imports torch/transformers.
+    The weights are a local folder: ``local_files_only`` keeps the Hub out of it."""
     import torch
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(model_path), attn_implementation="eager").eval()
+    model = AutoModel.from_pretrained(
+        str(model_path), attn_implementation="eager", local_files_only=True
+    ).eval()
 
     class Body(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
@@ -191,7 +193,6 @@ def _shared_onnx_encoder(model_path: Path, threads: int | None) -> _OnnxEncoder:
 
 class _TorchEncoder:
     def __init__(self, model_path: Path, device: str, threads: int | None) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
         if threads is not None:

@@ -246,6 +246,10 @@ def build_tasks(steps: Sequence[Step], ctx: RequestContext) -> tuple[Task, ...]:
                     value = _context_arg(steps, k, ctx, used)
                 else:
                     value = _text_arg(steps, k, ctx, used, arg.name)
+            elif arg.name != arg.kind:  # image2, image3: the request's further files of the kind
+                nth = int("".join(ch for ch in arg.name if ch.isdigit()) or 1) - 1
+                names = list(ctx.files.get(arg.kind, ()))
+                value = names[nth] if 0 < nth < len(names) else ""
             else:
                 value = _media_arg(steps, k, arg.kind, ctx, used)  # type: ignore[assignment]
             if value:

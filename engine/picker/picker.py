@@ -193,14 +193,17 @@ def _expand(task: str, clause: Clause, steps: Sequence[Step], have: set[str]) ->
         made_last = [k for k in TASK_SPECS[last.task].outputs if k in CONVERTERS]
         if "text" not in TASK_SPECS[last.task].outputs and made_last:
             out.append(Step(CONVERTERS[made_last[0]], clause, feeds_from=len(steps) - 1))
+    language = target_language(clause.text)
+    if task == "text-to-speech" and language and not any(s.task == "translation" for s in steps):
+        # "say it in spanish out loud": translate first, then speak the translation
+        out.append(Step("translation", clause, feeds_from=len(steps) + len(out) - 1 if out else None))
     main_index = len(steps) + len(out)
     out.append(Step(task, clause, feeds_from=main_index - 1 if len(out) else None))
     if task != "text-to-speech" and wants_speech(clause.text) and "text" in spec.outputs:
         out.append(Step("text-to-speech", clause, feeds_from=main_index))
-    language = target_language(clause.text)
     if (
         language
-        and task != "translation"
+        and task not in ("translation", "text-to-speech")
         and "text" in spec.outputs
         and not any(s.task == "translation" for s in steps)
     ):
@@ -212,7 +215,7 @@ def _context(text: str, clauses: Sequence[Clause], attachments: Sequence[Resourc
     files: dict[str, list[str]] = {}
     for resource in attachments:
         name = resource.name or (resource.path.name if resource.path else None)
-        if name and resource.kind != "text":
+        if name:  # a text here is an earlier result the request refers to, by its name
             files.setdefault(resource.kind, []).append(name)
     for clause in clauses:
         for lit in clause.literals:

@@ -49,7 +49,7 @@ async def test_second_turn_uses_the_first_turns_image(openai_server, tmp_path, m
         assert first_image.name == "cat.png" and first_image.is_relative_to(tmp_path / "artifacts")
         # the planner saw the earlier turn and its file
         plan_calls = [r for r in openai_server.requests if stage_of(r) == "plan"]
-        assert "cat.png (image)" in json.dumps(plan_calls[1]["messages"])
+        assert "- cat.png | image | turn 1 | sent by the user" in plan_calls[1]["messages"][-1]["content"]
         conv = await store.conversation_id(KEY)
         assert len(await store.recent_turns(conv)) == 4
         assert len(await store.requests(conv)) == 2

@@ -162,6 +162,16 @@ async def test_unreachable_llm_gives_a_clear_reply(tmp_path, make):
     assert outcome.error and "reach" in outcome.reply.text.lower()
 
 
+async def test_unusable_answers_are_not_called_unreachable(openai_server, tmp_path, make):
+    """The server answers, but never usably (empty content): the apology says so."""
+    openai_server.responder = lambda body: Reply.empty()
+    engine, _ = make(openai_server.base_url)
+    outcome = await engine.run(request(tmp_path, "draw a cat"))
+    assert outcome.error and "empty answer" in outcome.error
+    assert "answer was unusable" in outcome.reply.text and "reach" not in outcome.reply.text
+    assert outcome.plan is not None and "unusable twice" in (outcome.plan.note or "")
+
+
 async def test_slow_llm_times_out_cleanly(openai_server, tmp_path, make):
     openai_server.script(Reply("[]", delay=3))
     engine, _ = make(openai_server.base_url)
@@ -191,7 +201,7 @@ async def test_earlier_image_is_found_by_a_later_turn(openai_server, tmp_path, m
     assert outcome.results[0].status == "ok"
     assert backend.seen_inputs[0]["image"].path == earlier.path
     plan_prompt = "\n".join(m["content"] for m in openai_server.requests[0]["messages"])
-    assert "photo.png (image)" in plan_prompt  # the planner saw the earlier file
+    assert "- photo.png | image | turn 1 | sent by the user" in plan_prompt  # the planner saw the earlier file
 
 
 async def test_fallback_to_next_candidate_on_expert_error(openai_server, tmp_path, make):
@@ -245,8 +255,10 @@ async def test_planner_chooses_the_model_without_a_selection_call(openai_server,
     openai_server.responder = router([plan])
     engine, backend = make(openai_server.base_url, _two_tts_backend(), choose_with_llm=True)
     outcome = await engine.run(request(tmp_path, "say hi"))
-    system = openai_server.requests[0]["messages"][0]["content"]
-    assert "- text-to-speech: fake/text-to-speech" in system and "fake/other-tts" in system
+    messages = openai_server.requests[0]["messages"]
+    request_message = messages[-1]["content"]  # the choices are request-specific: last, not in the system
+    assert "- text-to-speech: fake/text-to-speech" in request_message and "fake/other-tts" in request_message
+    assert "fake/other-tts" not in messages[0]["content"]
     assert outcome.selections[0].card.id == "fake/other-tts"
     assert outcome.selections[0].reason == "chosen by the planner for this request"
     assert [stage_of(r) for r in openai_server.requests] == ["plan", "respond"]
@@ -293,8 +305,9 @@ async def test_summary_responder_answers_from_results_without_the_llm(openai_ser
     engine.responder = Responder(write_with_llm=False)
     outcome = await engine.run(request(tmp_path, "Read page.png aloud", attachments=(_image(tmp_path),)))
     assert outcome.llm_calls == 1  # planning only
-    assert outcome.reply.text.startswith("Done. Here is what I did:")
-    assert '"image-to-text(' in outcome.reply.text and "Attached: task1-0.wav" in outcome.reply.text
+    assert "image-to-text(" in outcome.reply.text  # the text read, stated
+    assert "Here it is read aloud." in outcome.reply.text
+    assert [m.path.name for m in outcome.reply.media] == ["task1-0.wav"]
 
 
 async def test_reference_inside_text_is_substituted(openai_server, tmp_path, make):

@@ -59,10 +59,25 @@ def skimage_photo(name: str, folder: Path) -> Path:
     return path
 
 
-def text_image(lines: Sequence[str], path: Path) -> Path:
+CJK_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+)
+
+
+def cjk_font() -> Path:
+    """A font with Chinese characters (Debian fonts-wqy-microhei or fonts-noto-cjk), or skip."""
+    for candidate in CJK_FONTS:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    pytest.skip("no CJK font installed (apt-get install fonts-wqy-microhei)")
+
+
+def text_image(lines: Sequence[str], path: Path, font_path: Path | None = None) -> Path:
+    """Black text on white, 64 px; Pillow's own font unless ``font_path`` names one."""
     img = Image.new("RGB", (900, 110 * len(lines) + 40), "white")
     draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default(size=64)
+    font = ImageFont.truetype(str(font_path), 64) if font_path else ImageFont.load_default(size=64)
     for n, line in enumerate(lines):
         draw.text((30, 30 + 110 * n), line, fill="black", font=font)
     img.save(path)

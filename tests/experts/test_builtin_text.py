@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from engine.experts.builtin.apertium import ApertiumTranslate
-from engine.experts.builtin.language import guess_language, target_hint
 from engine.experts.builtin.minilm import MiniLMSimilarity
 from engine.experts.builtin.vader import VaderSentiment
+from engine.language import detect_language
+from engine.language_names import target_language
 from tests.experts.builtin_helpers import require, run_tool, text
 
 
@@ -54,8 +55,8 @@ def test_translation_follows_a_target_hint(tmp_path: Path) -> None:
 
 
 def test_language_guess_and_hints() -> None:
-    assert guess_language("Where is the station?") == "en"
-    assert guess_language("¿Dónde está la estación?") == "es"
-    assert target_hint({}, "please translate this into English") == "en"
-    assert target_hint({"target_language": "es"}, "into English") == "es"
-    assert target_hint({}, "translate it") is None
+    assert detect_language("Where is the station?").code == "en"
+    assert detect_language("¿Dónde está la estación?").code == "es"
+    assert target_language({}, "please translate this into English") == "en"
+    assert target_language({"target_language": "es"}, "into English") == "es"
+    assert target_language({}, "translate it") is None

@@ -70,7 +70,8 @@ async def test_image_to_text_on_a_photo_falls_back_from_ocr_to_describing(tmp_pa
     photo = Resource(kind="image", path=photos["coffee"], name="coffee.png")
     plan = Plan((Task(id=0, task="image-to-text", args={"image": "coffee.png"}),))
     options, _ = await selector.select(plan, None)
-    [result] = await Scheduler({"builtin": backend}, 60).execute(plan, options, [photo], [tmp_path], tmp_path)
+    roots = [photos["coffee"].parent]  # the user's file lies inside the request's folders
+    [result] = await Scheduler({"builtin": backend}, 60).execute(plan, options, [photo], roots, tmp_path)
     await backend.aclose()
     assert result.status == "ok" and result.card.id == "builtin/efficientnet-lite0-describe"
     assert result.outputs[0].text.startswith("a photo of an espresso")

@@ -13,10 +13,15 @@ Scripting, in the order they are consulted for each chat request:
    when the queue is empty, e.g. to answer by prompt content.
 
 A ``Reply`` is text content, an empty/null content, an HTTP error with an
-OpenAI-shaped body, and/or a delay before answering. Plain strings mean ``Reply(str)``.
+OpenAI-shaped body, an error with a body of another server's shape (``Reply.raw``:
+FastAPI's ``{"detail": ...}``, ``{"error": "text"}``, plain text), and/or a delay
+before answering. Plain strings mean ``Reply(str)``. ``vllm_like_refusal`` is a
+responder for a server that answers a ``response_format`` it lacks with HTTP 500.
 
 What tests can assert on: ``requests`` (every chat request body, as JSON),
-``headers`` (their headers), ``calls`` (how many chat requests arrived).
+``headers`` (their headers), ``calls`` (how many chat requests arrived),
+``abandoned`` (requests whose client hung up before the answer, as a timed-out
+client does; ``wait_abandoned(n)`` waits until the server has noticed n of them).
 
 Failing loudly: a request with no scripted reply, or with ``stream: true``, gets a
 400 and is recorded in ``problems``; the ``openai_server`` fixture fails the test at
@@ -40,7 +45,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["FakeOpenAIServer", "Reply", "Responder", "unused_port"]
+__all__ = ["FakeOpenAIServer", "Reply", "Responder", "unused_port", "vllm_like_refusal"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering (for client timeouts)
     headers: Mapping[str, str] = field(default_factory=dict)
     finish_reason: str = "stop"
+    raw_body: Any = None  # sent instead of the OpenAI shape: JSON, or text when a str
+    usage: Mapping[str, Any] = field(
+        default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    )
 
     @staticmethod
     def text(content: str, *, delay: float = 0.0) -> Reply:
@@ -85,6 +94,11 @@ class Reply:
             headers=dict(headers or {}),
         )
 
+    @staticmethod
+    def raw(status: int, body: Any) -> Reply:
+        """An error whose body is ``body`` as given (a dict or list as JSON, a str as text)."""
+        return Reply(content=None, status=status, raw_body=body)
+
     def body(self, model: str, number: int) -> dict[str, Any]:
         if self.status >= 400:
             return {
@@ -108,8 +122,14 @@ class Reply:
                     "logprobs": None,
                 }
             ],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "usage": dict(self.usage),
         }
+
+    def response(self, model: str, number: int) -> web.Response:
+        if isinstance(self.raw_body, str):
+            return web.Response(text=self.raw_body, status=self.status, headers=self.headers)
+        body = self.raw_body if self.raw_body is not None else self.body(model, number)
+        return web.json_response(body, status=self.status, headers=self.headers)
 
 
 def _default_error_type(status: int) -> str:
@@ -121,6 +141,24 @@ def _default_error_type(status: int) -> str:
 
 
 Responder = Callable[[dict[str, Any]], "Reply | str | Awaitable[Reply | str]"]
+
+
+def vllm_like_refusal(answer: str = "[]", refused: str = "json_schema") -> Responder:
+    """A responder for a server without ``response_format`` type ``refused``: HTTP 500
+    with a body naming the field (as llama-cpp-python and older llama.cpp servers do),
+    ``answer`` otherwise."""
+
+    def respond(body: dict[str, Any]) -> Reply:
+        kind = (body.get("response_format") or {}).get("type")
+        if kind == refused:
+            return Reply.error(
+                500,
+                f'response_format type must be one of "text" or "json_object", but got: {kind}',
+                type="server_error",
+            )
+        return Reply(answer)
+
+    return respond
 
 
 class FakeOpenAIServer:
@@ -139,6 +177,8 @@ class FakeOpenAIServer:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.problems: list[str] = []
+        self.abandoned = 0
+        self._abandon_seen = asyncio.Event()
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -146,6 +186,12 @@ class FakeOpenAIServer:
     @property
     def calls(self) -> int:
         return len(self.requests)
+
+    async def wait_abandoned(self, count: int) -> None:
+        """Until the server has seen ``count`` clients hang up before their answer."""
+        while self.abandoned < count:
+            self._abandon_seen.clear()
+            await self._abandon_seen.wait()
 
     @property
     def base_url(self) -> str:
@@ -197,9 +243,11 @@ class FakeOpenAIServer:
                 await asyncio.wait_for(self._closing.wait(), reply.delay)
             except TimeoutError:
                 pass
-        return web.json_response(
-            reply.body(str(body.get("model", "")), self.calls), status=reply.status, headers=reply.headers
-        )
+            except asyncio.CancelledError:  # aiohttp cancels the handler when the client hangs up
+                self.abandoned += 1
+                self._abandon_seen.set()
+                raise
+        return reply.response(str(body.get("model", "")), self.calls)
 
     async def _next_reply(self, body: dict[str, Any]) -> Reply | None:
         if self.queue:
@@ -214,7 +262,7 @@ class FakeOpenAIServer:
 
     def _refuse(self, message: str) -> web.Response:
         self.problems.append(message)
-        return web.json_response(Reply.error(400, message).body("", self.calls), status=400)
+        return Reply.error(400, message).response("", self.calls)
 
 
 def unused_port() -> int:

@@ -14,7 +14,8 @@ What it serves (aiohttp, one port):
   envelopes with ``send_envelope`` and read the acks with ``wait_for_ack``.
 
 Every request is recorded in ``calls`` (method, merged params, token). Errors are
-scripted per method (``fail_next``, ``rate_limit_next``) or per channel
+scripted per method (``fail_next``, with an HTTP status for a server error;
+``rate_limit_next``), for the upload URL (``fail_upload_next``) or per channel
 (``deny_channel``: chat.*, and upload completion, answer e.g. ``not_in_channel``).
 """
 
@@ -48,6 +49,8 @@ class Call:
 class _Scripted:
     error: str | None = None
     retry_after: int | None = None  # set: answer 429 with this Retry-After
+    status: int = 200  # a 5xx answers as Slack's servers do when they fail
+    after: int = 0  # calls of the method answered normally before this one fails
 
 
 class FakeSlack:
@@ -70,6 +73,7 @@ class FakeSlack:
         self.files: dict[str, tuple[bytes, str]] = {}  # file_id -> (bytes, content type) to download
         self.acks: dict[str, JSON] = {}  # envelope_id -> the ack Socket Mode sent back
         self._scripted: dict[str, deque[_Scripted]] = defaultdict(deque)
+        self._upload_failures: deque[int] = deque()  # statuses for the next uploads
         self._denied: dict[str, str] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -107,8 +111,11 @@ class FakeSlack:
 
     # ---- scripting
 
-    def fail_next(self, method: str, error: str) -> None:
-        self._scripted[method].append(_Scripted(error=error))
+    def fail_next(self, method: str, error: str, status: int = 200, after: int = 0) -> None:
+        self._scripted[method].append(_Scripted(error=error, status=status, after=after))
+
+    def fail_upload_next(self, status: int = 500) -> None:
+        self._upload_failures.append(status)
 
     def rate_limit_next(self, method: str, retry_after: int = 0) -> None:
         self._scripted[method].append(_Scripted(retry_after=retry_after))
@@ -209,7 +216,9 @@ class FakeSlack:
         wanted = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != wanted:
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        if self._scripted[method]:
+        if self._scripted[method] and self._scripted[method][0].after > 0:
+            self._scripted[method][0].after -= 1
+        elif self._scripted[method]:
             scripted = self._scripted[method].popleft()
             if scripted.retry_after is not None:
                 return web.json_response(
@@ -217,7 +226,7 @@ class FakeSlack:
                     status=429,
                     headers={"Retry-After": str(scripted.retry_after)},
                 )
-            return web.json_response({"ok": False, "error": scripted.error})
+            return web.json_response({"ok": False, "error": scripted.error}, status=scripted.status)
         channel = params.get("channel") or params.get("channel_id")
         if channel in self._denied and method != "files.getUploadURLExternal":
             return web.json_response({"ok": False, "error": self._denied[channel]})
@@ -270,6 +279,8 @@ class FakeSlack:
         file_id = request.match_info["file_id"]
         data = await request.read()
         self.calls.append(Call("upload", {"file_id": file_id, "length": len(data)}, None, data))
+        if self._upload_failures:
+            return web.Response(status=self._upload_failures.popleft(), text="upstream failure")
         self.uploads[file_id] = data
         return web.Response(text=f"OK - {len(data)}")
 

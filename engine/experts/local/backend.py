@@ -3,9 +3,13 @@
 Models are found, in order, in ``models_dir/<org>/<name>`` (a saved pipeline), in the
 Hugging Face cache, or downloaded from the Hub on first use (with huggingface_hub's
 progress bars) unless offline mode is on (``offline=True``, HF_HUB_OFFLINE or
-TRANSFORMERS_OFFLINE). Loading is lazy; loaded models sit in an LRU cache bounded by
-a memory budget; loading and inference run in worker threads, one at a time per
-accelerator.
+TRANSFORMERS_OFFLINE) or the Hub is known to be unreachable (the shared
+``HubReachability``: one short look-up before the first download, remembered for a
+while, so an offline machine answers from the next candidate in seconds instead of
+waiting on huggingface_hub's retries for each model). Loading is lazy; loaded models
+sit in an LRU cache bounded by a memory budget; loading and inference run in worker
+threads, one at a time per accelerator. Media inputs are checked against
+``MediaLimits`` from their headers before a model decodes them.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from typing import Any
 
 from engine.errors import ExpertError, ExpertUnavailable, InputError
 from engine.experts.base import Availability, RunContext
+from engine.experts.hub_reachability import HubReachability, is_connection_failure
 from engine.experts.local.cache import ModelCache
 from engine.experts.local.controlnet import CONTROLNET_RUNNERS
 from engine.experts.local.device import Device, DeviceGate, resolve_device
 from engine.experts.local.diffusion import DIFFUSERS_RUNNERS
 from engine.experts.local.runners import TRANSFORMERS_RUNNERS, LoadSpec, Runner, RunOptions
+from engine.media_limits import MediaLimits, check_inputs
 from engine.types import ModelCard, Resource, Task
 
 log = logging.getLogger(__name__)
@@ -71,6 +77,8 @@ class LocalBackend:
         max_new_tokens: int = 128,
         video_frames: int | None = None,
         runners: Iterable[Runner] | None = None,
+        hub: HubReachability | None = None,
+        limits: MediaLimits | None = None,
     ) -> None:
         self._preference = device
         self._device: Device | None = None
@@ -78,6 +86,8 @@ class LocalBackend:
             self._device = resolve_device(device)
         self.models_dir = Path(models_dir).expanduser() if models_dir else None
         self.offline = env_offline() if offline is None else offline
+        self.hub = hub or HubReachability()
+        self.limits = limits or MediaLimits()
         self.options = RunOptions(
             diffusion_steps=diffusion_steps, max_new_tokens=max_new_tokens, video_frames=video_frames
         )
@@ -134,6 +144,8 @@ class LocalBackend:
             return Availability(True)
         if self.offline:
             return Availability(False, self._missing_weights(model_id))
+        if self.hub.known_unreachable():
+            return Availability(False, self._unreachable(model_id))
         return Availability(
             True, f"{model_id} will be downloaded from the Hugging Face Hub on first use", download=True
         )
@@ -143,6 +155,12 @@ class LocalBackend:
         return (
             f"the weights of {model_id} are not on this machine and offline mode is on "
             f"(HF_HUB_OFFLINE); run `hf download {model_id}` where there is network{where}"
+        )
+
+    def _unreachable(self, model_id: str) -> str:
+        return (
+            f"the weights of {model_id} are not on this machine and the Hugging Face Hub cannot be "
+            f"reached ({self.hub.why}); run `hf download {model_id}` where there is network"
         )
 
     def _folder(self, model_id: str) -> Path | None:
@@ -179,7 +197,9 @@ class LocalBackend:
         runner = self.runners.get(card.task)
         if runner is None:
             raise ExpertUnavailable(f"the local backend has no runner for {card.task}")
-        # off the loop: the first call resolves the device (imports torch) and checks cache folders
+        # off the loop: the first call resolves the device (imports torch), checks cache
+        # folders and, before a first download, whether the Hub answers; then the headers
+        await asyncio.to_thread(check_inputs, inputs, self.limits)
         spec = await asyncio.to_thread(self._load_spec, card, runner)
 
         def work() -> Sequence[Resource]:
@@ -226,12 +246,15 @@ class LocalBackend:
         folder = self._folder(model_id)
         if folder is not None:
             return LoadSpec(str(folder), self.device, local_files_only=True, model_id=model_id)
-        if self.offline and not loaded:
+        if loaded:
+            return LoadSpec(model_id, self.device, local_files_only=self.offline, model_id=model_id)
+        if self.offline or not self.hub.check():
             snapshot = self._cached_snapshot(model_id)
             if snapshot is None:
-                raise ExpertUnavailable(self._missing_weights(model_id))
+                why = self._missing_weights(model_id) if self.offline else self._unreachable(model_id)
+                raise ExpertUnavailable(why)
             return LoadSpec(str(snapshot), self.device, local_files_only=True, model_id=model_id)
-        return LoadSpec(model_id, self.device, local_files_only=self.offline, model_id=model_id)
+        return LoadSpec(model_id, self.device, local_files_only=False, model_id=model_id)
 
     def _load(self, card: ModelCard, runner: Runner, spec: LoadSpec) -> Any:
         expected = 0
@@ -243,6 +266,8 @@ class LocalBackend:
         except (ExpertError, InputError):
             raise
         except OSError as exc:  # missing files, offline, no such repo
+            if not spec.local_files_only and is_connection_failure(exc):
+                self.hub.mark_unreachable(_short(exc, 120))
             raise ExpertUnavailable(f"cannot load {card.id} for {card.task}: {_short(exc)}") from exc
         except Exception as exc:  # noqa: BLE001 - any library failure becomes a failed task
             raise ExpertError(

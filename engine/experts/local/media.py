@@ -20,6 +20,7 @@ from PIL import Image
 from engine.audio import decode_audio, ffmpeg_exe
 from engine.errors import ExpertError, InputError
 from engine.experts.base import RunContext
+from engine.media_limits import MAX_PIXELS_CEILING
 from engine.types import Resource
 
 
@@ -28,8 +29,14 @@ def open_image(resource: Resource) -> Image.Image:
         raise InputError(f"expected an image file, got a {resource.kind} value")
     try:
         with Image.open(resource.path) as img:
+            width, height = img.size  # the header only: checked before any pixel is decoded
+            if width * height > MAX_PIXELS_CEILING:
+                raise InputError(
+                    f"{resource.name or resource.path.name}: the image is {width} x {height} pixels, "
+                    f"more than the {MAX_PIXELS_CEILING / 1e6:.0f} megapixels a model is given"
+                )
             return img.convert("RGB")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InputError(f"{resource.name or resource.path.name}: not a readable image ({exc})") from exc
 
 
