@@ -67,6 +67,15 @@ SELECT_SCHEMA = {
 }
 
 
+async def _refresh(backend: ExpertBackend) -> None:
+    """A backend whose refresh breaks keeps answering from what it knew: one broken
+    backend must not fail the request (its experts are then simply not chosen)."""
+    try:
+        await backend.refresh()
+    except Exception:
+        log.exception("refreshing the %s backend failed", backend.name)
+
+
 class Selector:
     def __init__(
         self,
@@ -173,7 +182,7 @@ class Selector:
         concurrently; awaited once per request, before the candidates are ranked."""
         async with asyncio.TaskGroup() as group:
             for backend in self.backends.values():
-                group.create_task(backend.refresh())
+                group.create_task(_refresh(backend))
 
     async def select(self, plan: Plan, llm: LLM | None) -> tuple[dict[int, list[Selection]], dict[int, str]]:
         """Ordered selections per task id (choice first, fallbacks after), and reasons

@@ -150,3 +150,17 @@ async def test_select_refreshes_every_backend_once_before_ranking():
     options, missing = await selector.select(plan, None)
     assert seen == ["builtin"] and not missing
     assert [s.card.id for s in options[1]] == ["builtin/tts"]
+
+
+async def test_a_backend_whose_refresh_breaks_does_not_fail_the_request():
+    from engine.types import Plan, Task
+
+    class Broken(ScriptedBackend):
+        async def refresh(self) -> None:
+            raise OSError("cannot start its helper process")
+
+    tool = ScriptedBackend(name="builtin", card_list=[ModelCard("builtin/tts", "text-to-speech", "builtin")])
+    broken = Broken(name="cluster", rank=15, card_list=[ModelCard("cluster/tts", "text-to-speech", "cluster")])
+    selector = Selector(Catalogue([]), {"builtin": tool, "cluster": broken})
+    options, missing = await selector.select(Plan((Task(0, "text-to-speech", {"text": "hi"}),)), None)
+    assert not missing and [s.card.id for s in options[0]] == ["cluster/tts", "builtin/tts"]

@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-# Ray's memory monitor kills workers when the whole machine passes 95 % of its memory,
-# whoever uses it; on a shared test machine that would be someone else's process.
+# Ray's memory monitor kills its own workers when the whole machine passes 95 % of its
+# memory, even when another program holds it (a shared test machine); the kernel's
+# out-of-memory killer still guards the machine.
 QUIET_ENV = {"RAY_memory_monitor_refresh_ms": "0"}
 
 

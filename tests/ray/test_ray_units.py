@@ -34,10 +34,11 @@ def test_inputs_travel_as_bytes_and_outputs_land_as_this_tasks_files(tmp_path: P
     clip = _wav(tmp_path / "mine.wav")
     task = Task(3, "automatic-speech-recognition", {"audio": "mine.wav"})
     inputs = {"audio": Resource(kind="audio", path=clip, name="mine.wav", mime="audio/wav")}
-    request = pack_request(task, inputs, RunContext(tmp_path, request_text="transcribe"), 10 * MB, 10 * MB)
+    ctx = RunContext(tmp_path, request_text="transcris", language="fr")
+    request = pack_request(task, inputs, ctx, 10 * MB, 10 * MB)
     packed = request.inputs["audio"]
     assert packed.content == clip.read_bytes() and packed.name == "mine.wav" and packed.suffix == ".wav"
-    assert request.request_text == "transcribe"
+    assert (request.request_text, request.language) == ("transcris", "fr")
 
     on_node = materialise(request.inputs, tmp_path / "node")  # what the replica sees
     assert on_node["audio"].path.read_bytes() == clip.read_bytes()

@@ -91,7 +91,7 @@ class RayBackend:
             if not self._deployed:  # deploy_on_start: once, and again after a failed attempt
                 await self._deploy_once(driver)
             raw = await driver.request("status", STATUS_TIMEOUT, prefix=self.cluster.app_prefix)
-        except (DriverExited, TimeoutError) as exc:
+        except (DriverExited, TimeoutError, OSError) as exc:  # OSError: the driver could not start
             self._state = ClusterState.down(str(exc) or "no answer from the Ray driver in time")
             log.info("Ray experts unavailable: %s", self._state.reason)
             return

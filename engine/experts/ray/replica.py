@@ -81,7 +81,10 @@ class ExpertReplica:
                     materialise, request.inputs, folder / "in",
                 )  # fmt: skip
                 ctx = RunContext(
-                    output_dir=folder / "out", request_text=request.request_text, timeout=request.timeout
+                    output_dir=folder / "out",
+                    request_text=request.request_text,
+                    timeout=request.timeout,
+                    language=request.language,
                 )
                 outputs = await self.backend.run(self.card, request.task, inputs, ctx)
                 packed = await _off_loop(

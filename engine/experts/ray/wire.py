@@ -47,6 +47,7 @@ class CallRequest:
     request_text: str = ""
     timeout: float = 120.0
     max_output_bytes: int = 50 * MB
+    language: str | None = None  # the user's language, for tools that follow it (OCR, speech)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,7 @@ def pack_request(
         request_text=ctx.request_text,
         timeout=ctx.timeout,
         max_output_bytes=max_output_bytes,
+        language=ctx.language,
     )
 
 
