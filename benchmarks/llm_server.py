@@ -12,6 +12,9 @@ The engine is built by bot/app.py from settings, as ``ask`` builds it
 ``python -m llama_cpp.server`` on 127.0.0.1 with ``--n_threads`` 2 by default. A
 warm-up request (not counted) fills the cache first; the requests then run in a
 fixed order, so the figure is the steady state of a server that only plans.
+``interleaved`` puts an answer-writing call (the responder's prompt) before each plan,
+as a chat makes one every turn: llama-cpp-python keeps one prompt in its cache, so
+each plan then starts cold unless the server runs with ``--cache``.
 
 ``client="engine"`` plans through the engine's OpenAILLM (structured output
 negotiated with the server); ``client="direct"`` sends the planner's messages with
@@ -136,6 +139,18 @@ def _request(probe: PlanProbe, folder: Path) -> Any:
     )
 
 
+async def _write_an_answer(llm: Any) -> None:
+    """An answer-writing call between two plans, as every request makes one: the server's
+    one-prompt cache then holds this prompt, not the planner's (``interleaved``)."""
+    from engine.llm.base import ChatMessage
+    from engine.prompts import RESPOND_SYSTEM
+
+    results = (
+        'Request: read this aloud\nResults:\n- #0 image-to-text: "Hello"\n- #1 text-to-speech: audio file'
+    )
+    await llm.complete([ChatMessage("system", RESPOND_SYSTEM), ChatMessage("user", results)], max_tokens=24)
+
+
 async def _plan_once(engine: Any, llm: Any, server: Any, probe: PlanProbe, folder: Path) -> dict[str, Any]:
     from engine.errors import EngineError
     from engine.llm.base import CountingLLM
@@ -185,6 +200,8 @@ async def run(
     offline: bool = False,
     structured_output: str = "auto",
     demos: int = 4,
+    server_args: tuple[str, ...] = (),
+    interleaved: bool = False,
 ) -> dict[str, Any]:
     params = {
         "requests": requests,
@@ -194,6 +211,8 @@ async def run(
         "offline": offline,
         "structured_output": structured_output,
         "demos": demos,
+        "server_args": list(server_args),
+        "interleaved": interleaved,
     }
     from engine.errors import LLMUnavailable
     from engine.llm.embedded import default_cache_dir, qwen_coder_path
@@ -214,7 +233,7 @@ async def run(
     with tempfile.TemporaryDirectory(prefix="bench-llm-server-") as tmp:
         folder = Path(tmp)
         with LlamaCppServer(
-            model, alias=MODEL_ALIAS, n_ctx=n_ctx, n_threads=threads, log_dir=folder
+            model, alias=MODEL_ALIAS, n_ctx=n_ctx, n_threads=threads, extra_args=server_args, log_dir=folder
         ) as server:
             settings = parse_settings(
                 {
@@ -235,7 +254,11 @@ async def run(
             try:
                 contested = len(engine._choices_for_planner() or {})
                 warm = await _plan_once(engine, engine.llm, server, WARM_UP, folder)
-                rows = [await _plan_once(engine, engine.llm, server, p, folder) for p in PROBES[:requests]]
+                rows = []
+                for probe in PROBES[:requests]:
+                    if interleaved:
+                        await _write_an_answer(engine.llm)
+                    rows.append(await _plan_once(engine, engine.llm, server, probe, folder))
                 structured = getattr(engine.llm, "structured_output", "json_object (direct)")
             finally:
                 await engine.aclose()
@@ -279,6 +302,12 @@ def main(argv: list[str] | None = None) -> int:
         "--structured-output", default="auto", choices=("auto", "json_schema", "json_object", "none")
     )
     parser.add_argument("--demos", type=int, default=4, help="planner.demos: retrieved demos per request")
+    parser.add_argument(
+        "--interleaved", action="store_true", help="an answer-writing call before each plan, as in a chat"
+    )
+    parser.add_argument(
+        "--server-args", default="", help='more llama_cpp.server options, e.g. "--logits_all false"'
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     load_before = os.getloadavg()[0]
@@ -290,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             offline=args.offline,
             structured_output=args.structured_output,
             demos=args.demos,
+            server_args=tuple(args.server_args.split()),
+            interleaved=args.interleaved,
         )
     )
     figure["load_avg_1m_before"] = round(load_before, 2)
