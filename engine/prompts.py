@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from engine.conversation import table
 from engine.tasks import TASK_SPECS
 from engine.types import ModelCard, Turn
 
@@ -110,8 +111,7 @@ def resource_table(context: TurnContext) -> str:
     entries = context.scope.entries
     if not entries:
         return ""
-    rows = "\n".join(e.row(context.scope.state.current) for e in entries)
-    return f"\nResources (name | kind | turn | origin | text):\n{rows}"
+    return f"\nResources (name | kind | turn | origin | text):\n{table(entries, context.scope.state.current)}"
 
 
 def history_text(turns: Sequence[Turn], budget_tokens: int) -> list[tuple[str, str]]:
